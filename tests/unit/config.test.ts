@@ -43,3 +43,10 @@ for (const [name, text, message] of badFiles) {
     });
   });
 }
+
+test("the example configuration in the repository is valid", async () => {
+  const config = await loadConfig(new URL("../../config/example.json", import.meta.url).pathname);
+  assert.equal(config.registry.port, 32223);
+  assert.deepEqual(config.specProvider.store, { type: "nats-kv", bucket: "registry-facade-specs" });
+  assert.deepEqual(config.nats?.servers, ["nats://nats:4222"]);
+});

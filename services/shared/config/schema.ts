@@ -6,34 +6,32 @@ import { z } from "zod";
  * operator's existing file mostly carries over; the specProvider and nats
  * sections are ours. Every section is strict: an unknown key is an error,
  * because a misspelt key silently falling back to a default is the worse bug.
+ * Descriptions feed the generated JSON Schema and docs/configuration.md.
  */
 
 const port = z.number().int().min(0).max(65535);
-/** host:port, as in Gitpod's prometheusAddr / readinessProbeAddr. */
 const listenAddr = z.string().regex(/^[^\s:]*:\d{1,5}$/, "expected host:port");
 
 const tlsFiles = z.strictObject({
-  crt: z.string().min(1),
-  key: z.string().min(1),
+  crt: z.string().min(1).describe("PEM certificate file (re-read when it changes)"),
+  key: z.string().min(1).describe("PEM private key file"),
 });
 
 const staticLayer = z.strictObject({
-  /** An image reference (type image) or the path of a .tar.gz (type file). */
-  ref: z.string().min(1),
-  type: z.enum(["image", "file"]),
+  ref: z.string().min(1).describe("an image reference (type image) or the path of a .tar.gz file (type file)"),
+  type: z.enum(["image", "file"]).describe("image: add all layers of the image; file: add the file as one layer"),
 });
 
 const remoteSpecProvider = z.strictObject({
-  /** host:port of a spec-provider. */
-  addr: z.string().regex(/^[^\s]+:\d{1,5}$/, "expected host:port"),
-  /** Mutual TLS towards the spec-provider; absent means plaintext. */
+  addr: z.string().regex(/^[^\s]+:\d{1,5}$/, "expected host:port").describe("host:port of a spec-provider"),
   tls: z
     .strictObject({
-      ca: z.string().min(1),
-      crt: z.string().min(1).optional(),
-      key: z.string().min(1).optional(),
+      ca: z.string().min(1).describe("CA bundle the spec-provider's certificate must chain to"),
+      crt: z.string().min(1).optional().describe("client certificate for mutual TLS"),
+      key: z.string().min(1).optional().describe("client key for mutual TLS"),
     })
-    .optional(),
+    .optional()
+    .describe("TLS towards this spec-provider; absent means plaintext"),
 });
 
 const platform = z.strictObject({
@@ -43,95 +41,97 @@ const platform = z.strictObject({
 });
 
 export const registrySchema = z.strictObject({
-  /** Interface the registry listens on. Loopback unless configured. */
-  host: z.string().default("127.0.0.1"),
-  port: port.default(32223),
-  /** Served in front of /v2, e.g. "/registry" gives /registry/v2/... */
+  host: z.string().default("127.0.0.1").describe("interface the registry listens on"),
+  port: port.default(32223).describe("port the registry listens on; 0 picks a free one"),
   prefix: z
     .string()
     .regex(/^(\/[A-Za-z0-9._~-]+)*$/, "expected empty or /segment[/segment...]")
-    .default(""),
-  /** Layers added to every composed image, after the base image's. */
-  staticLayer: z.array(staticLayer).default([]),
-  /** Spec-providers asked for remote/<id>, tried in order. */
-  remoteSpecProvider: z.array(remoteSpecProvider).default([]),
-  /** Deadline of one GetImageSpec call, in milliseconds. */
-  specProviderTimeoutMs: z.number().int().positive().default(5000),
-  /** JSON file of named specs (protobuf JSON) served as fixed/<name>. */
-  fixedSpecFN: z.string().min(1).optional(),
-  /** Directory for composed manifests and configs and the blob cache. */
-  store: z.string().min(1).default(".data/registry"),
-  /** Upper bound of the blob cache in bytes. */
-  storeMaxBytes: z.number().int().positive().default(10 * 1024 ** 3),
-  requireAuth: z.boolean().default(false),
-  tls: tlsFiles.optional(),
+    .default("")
+    .describe("path served in front of /v2, e.g. /registry"),
+  staticLayer: z.array(staticLayer).default([]).describe("layers added to every composed image, after the base image's"),
+  remoteSpecProvider: z.array(remoteSpecProvider).default([]).describe("spec-providers asked for remote/<id>, tried in order"),
+  specProviderTimeoutMs: z.number().int().positive().default(5000).describe("deadline of one GetImageSpec call in milliseconds"),
+  fixedSpecFN: z.string().min(1).optional().describe("JSON file of named specs (protobuf JSON) served as fixed/<name>"),
+  store: z.string().min(1).default(".data/registry").describe("directory for composed manifests and configs and the blob cache"),
+  storeMaxBytes: z.number().int().positive().default(10 * 1024 ** 3).describe("upper bound of the blob cache in bytes"),
+  requireAuth: z.boolean().default(false).describe("refuse pulls without valid credentials"),
+  tls: tlsFiles.optional().describe("serve HTTPS with this certificate and key"),
   ipfs: z
     .strictObject({
       enabled: z.boolean().default(false),
       ipfsAddr: z.string().default(""),
     })
-    .optional(),
-  /** The platform picked from a multi-platform base or add-on image. */
-  platform: platform.default({ os: "linux", architecture: "amd64" }),
-  /**
-   * Upstream registries reached over plain HTTP. Loopback hosts always are;
-   * every other host is HTTPS unless listed here.
-   */
-  insecureRegistries: z.array(z.string().min(1)).default([]),
+    .optional()
+    .describe("accepted for compatibility with Gitpod's configuration"),
+  platform: platform.default({ os: "linux", architecture: "amd64" }).describe("platform picked from multi-platform images"),
+  insecureRegistries: z
+    .array(z.string().min(1))
+    .default([])
+    .describe("upstream hosts reached over plain HTTP; loopback hosts always are, every other host is HTTPS"),
 });
 
 const fileStore = z.strictObject({
   type: z.literal("file"),
-  /** Directory holding one JSON file per workspace. */
-  path: z.string().min(1).default(".data/specs"),
+  path: z.string().min(1).default(".data/specs").describe("directory holding one JSON file per workspace"),
 });
 
 const natsKvStore = z.strictObject({
   type: z.literal("nats-kv"),
-  /** JetStream key-value bucket shared by every spec-provider replica. */
-  bucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default("registry-facade-specs"),
+  bucket: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default("registry-facade-specs")
+    .describe("JetStream key-value bucket shared by every spec-provider replica (needs the nats section)"),
 });
 
 export const specProviderSchema = z.strictObject({
-  host: z.string().default("127.0.0.1"),
-  port: port.default(32224),
-  store: z.discriminatedUnion("type", [fileStore, natsKvStore]).default({ type: "file", path: ".data/specs" }),
-  /** Largest DirectContentLayer accepted, in bytes. */
-  maxDirectContentBytes: z.number().int().positive().default(1024 * 1024),
-  /**
-   * host[:port] the container runtimes reach the registry at; PutSpec answers
-   * with <imageRefHost>/remote/<id>:latest.
-   */
-  imageRefHost: z.string().min(1).default("127.0.0.1:32223"),
-  tls: tlsFiles.extend({ ca: z.string().min(1).optional() }).strict().optional(),
+  host: z.string().default("127.0.0.1").describe("interface the spec-provider listens on"),
+  port: port.default(32224).describe("port the spec-provider listens on; 0 picks a free one"),
+  store: z
+    .discriminatedUnion("type", [fileStore, natsKvStore])
+    .default({ type: "file", path: ".data/specs" })
+    .describe("where specs are kept: file (one process) or nats-kv (shared by replicas)"),
+  maxDirectContentBytes: z.number().int().positive().default(1024 * 1024).describe("largest direct content layer accepted, in bytes"),
+  imageRefHost: z
+    .string()
+    .min(1)
+    .default("127.0.0.1:32223")
+    .describe("host[:port] runtimes reach the registry at; PutSpec answers <imageRefHost>/remote/<id>:latest"),
+  tls: tlsFiles
+    .extend({ ca: z.string().min(1).optional().describe("CA for client certificates; set it to require mutual TLS") })
+    .strict()
+    .optional()
+    .describe("serve gRPC over TLS"),
 });
 
 export const natsSchema = z.strictObject({
-  servers: z.array(z.string().min(1)).min(1),
-  /** Subject prefix of cache-invalidation events. */
-  subjectPrefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).default("registry-facade"),
+  servers: z.array(z.string().min(1)).min(1).describe("NATS server URLs"),
+  subjectPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
+    .default("registry-facade")
+    .describe("prefix of the cache-invalidation subjects"),
 });
 
 export const blobserveSchema = z.strictObject({
   port: port.default(32225),
-  repos: z.record(z.string(), z.strictObject({ prePull: z.array(z.string()).default([]), workdir: z.string().default("") })).default({}),
-  blobSpace: z
-    .strictObject({ location: z.string().min(1), maxSize: z.number().int().positive() })
-    .optional(),
+  repos: z
+    .record(z.string(), z.strictObject({ prePull: z.array(z.string()).default([]), workdir: z.string().default("") }))
+    .default({}),
+  blobSpace: z.strictObject({ location: z.string().min(1), maxSize: z.number().int().positive() }).optional(),
 });
 
 export const configSchema = z.strictObject({
-  registry: registrySchema.default(registrySchema.parse({})),
-  specProvider: specProviderSchema.default(specProviderSchema.parse({})),
-  /** NATS carries cache-invalidation events; absent means one process with an in-process bus. */
-  nats: natsSchema.optional(),
-  blobserve: blobserveSchema.optional(),
-  /** Path of a Docker config.json with upstream credentials. */
-  dockerAuth: z.string().min(1).optional(),
-  prometheusAddr: listenAddr.optional(),
-  readinessProbeAddr: listenAddr.optional(),
-  pprofAddr: listenAddr.optional(),
-  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  $schema: z.string().optional().describe("the JSON Schema of this file, for editors; ignored"),
+  registry: registrySchema.default(registrySchema.parse({})).describe("the OCI registry service"),
+  specProvider: specProviderSchema.default(specProviderSchema.parse({})).describe("the gRPC spec-provider service"),
+  nats: natsSchema.optional().describe("NATS for cache-invalidation events; absent means one process with an in-process bus"),
+  blobserve: blobserveSchema.optional().describe("accepted for compatibility with Gitpod's configuration"),
+  dockerAuth: z.string().min(1).optional().describe("path of a Docker config.json with upstream registry credentials"),
+  prometheusAddr: listenAddr.optional().describe("host:port serving Prometheus metrics at /metrics"),
+  readinessProbeAddr: listenAddr.optional().describe("host:port serving /live and /ready"),
+  pprofAddr: listenAddr.optional().describe("host:port of a debug endpoint"),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").describe("pino log level"),
 });
 
 export type Config = z.infer<typeof configSchema>;
