@@ -6,7 +6,18 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import type { handleUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import {
+  type CallOptions,
+  type ChannelCredentials,
+  Client,
+  type ClientOptions,
+  type ClientUnaryCall,
+  type handleUnaryCall,
+  makeGenericClientConstructor,
+  type Metadata,
+  type ServiceError,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 
 export const protobufPackage = "registryfacade";
 
@@ -684,6 +695,34 @@ export interface SpecProviderServer extends UntypedServiceImplementation {
   /** GetImageSpec returns the spec of one workspace, or NOT_FOUND. */
   getImageSpec: handleUnaryCall<GetImageSpecRequest, GetImageSpecResponse>;
 }
+
+export interface SpecProviderClient extends Client {
+  /** GetImageSpec returns the spec of one workspace, or NOT_FOUND. */
+  getImageSpec(
+    request: GetImageSpecRequest,
+    callback: (error: ServiceError | null, response: GetImageSpecResponse) => void,
+  ): ClientUnaryCall;
+  getImageSpec(
+    request: GetImageSpecRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetImageSpecResponse) => void,
+  ): ClientUnaryCall;
+  getImageSpec(
+    request: GetImageSpecRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetImageSpecResponse) => void,
+  ): ClientUnaryCall;
+}
+
+export const SpecProviderClient = makeGenericClientConstructor(
+  SpecProviderService,
+  "registryfacade.SpecProvider",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): SpecProviderClient;
+  service: typeof SpecProviderService;
+  serviceName: string;
+};
 
 function bytesFromBase64(b64: string): Uint8Array {
   return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));

@@ -6,7 +6,20 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import type { handleServerStreamingCall, handleUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import {
+  type CallOptions,
+  type ChannelCredentials,
+  Client,
+  type ClientOptions,
+  type ClientReadableStream,
+  type ClientUnaryCall,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  makeGenericClientConstructor,
+  type Metadata,
+  type ServiceError,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { ImageSpec } from "../../../registryfacade/provider.js";
 
@@ -1275,6 +1288,92 @@ export interface SpecManagementServiceServer extends UntypedServiceImplementatio
    */
   watchSpecs: handleServerStreamingCall<WatchSpecsRequest, WatchSpecsResponse>;
 }
+
+export interface SpecManagementServiceClient extends Client {
+  /** PutSpec creates or replaces the spec of a workspace. */
+  putSpec(
+    request: PutSpecRequest,
+    callback: (error: ServiceError | null, response: PutSpecResponse) => void,
+  ): ClientUnaryCall;
+  putSpec(
+    request: PutSpecRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PutSpecResponse) => void,
+  ): ClientUnaryCall;
+  putSpec(
+    request: PutSpecRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PutSpecResponse) => void,
+  ): ClientUnaryCall;
+  /** GetSpec returns the stored spec of a workspace, or NOT_FOUND. */
+  getSpec(
+    request: GetSpecRequest,
+    callback: (error: ServiceError | null, response: GetSpecResponse) => void,
+  ): ClientUnaryCall;
+  getSpec(
+    request: GetSpecRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetSpecResponse) => void,
+  ): ClientUnaryCall;
+  getSpec(
+    request: GetSpecRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetSpecResponse) => void,
+  ): ClientUnaryCall;
+  /** DeleteSpec removes the spec of a workspace, or answers NOT_FOUND. */
+  deleteSpec(
+    request: DeleteSpecRequest,
+    callback: (error: ServiceError | null, response: DeleteSpecResponse) => void,
+  ): ClientUnaryCall;
+  deleteSpec(
+    request: DeleteSpecRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteSpecResponse) => void,
+  ): ClientUnaryCall;
+  deleteSpec(
+    request: DeleteSpecRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteSpecResponse) => void,
+  ): ClientUnaryCall;
+  /** ListSpecs pages through the stored specs in id order. */
+  listSpecs(
+    request: ListSpecsRequest,
+    callback: (error: ServiceError | null, response: ListSpecsResponse) => void,
+  ): ClientUnaryCall;
+  listSpecs(
+    request: ListSpecsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListSpecsResponse) => void,
+  ): ClientUnaryCall;
+  listSpecs(
+    request: ListSpecsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListSpecsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * WatchSpecs streams every change from now on, optionally preceded by the
+   * current state.
+   */
+  watchSpecs(request: WatchSpecsRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchSpecsResponse>;
+  watchSpecs(
+    request: WatchSpecsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchSpecsResponse>;
+}
+
+export const SpecManagementServiceClient = makeGenericClientConstructor(
+  SpecManagementServiceService,
+  "facade.manage.v1.SpecManagementService",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): SpecManagementServiceClient;
+  service: typeof SpecManagementServiceService;
+  serviceName: string;
+};
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 

@@ -1,0 +1,15 @@
+import { Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
+
+/** The callback form of a generated client method (its fullest overload). */
+type UnaryMethod<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: (err: ServiceError | null, response: Res) => void) => ClientUnaryCall;
+
+/**
+ * Calls a generated grpc-js client method and returns a promise; pass the
+ * method bound to its client: unaryCall(client.getSpec.bind(client), {id}).
+ * A failure rejects with the grpc-js ServiceError (see decodeServiceError).
+ */
+export function unaryCall<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, options: Partial<CallOptions> = {}): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method(request, new Metadata(), options, (err, response) => (err ? reject(err) : resolve(response)));
+  });
+}

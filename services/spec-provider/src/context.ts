@@ -1,0 +1,40 @@
+import type { Config, SpecProviderConfig } from "../../shared/config/schema.ts";
+import { subsystemLogger, type Logger } from "../../shared/logging.ts";
+import { openSpecStore, type SpecStore } from "./store/index.ts";
+
+/**
+ * Everything a handler needs, built once from the validated configuration.
+ * Handlers get it as an argument and never read configuration or the
+ * environment themselves.
+ */
+export interface AppContext {
+  readonly config: SpecProviderConfig;
+  readonly logger: Logger;
+  readonly store: SpecStore;
+  /** Aborted when the server stops, so endless streams (watch) end and shutdown can complete. */
+  readonly shutdown: AbortSignal;
+  /** The reference a container runtime pulls to run workspace id. */
+  imageRefFor(id: string): string;
+}
+
+export interface OwnedAppContext extends AppContext {
+  /** Ends streams, then releases the store. */
+  close(): Promise<void>;
+}
+
+export async function createAppContext(config: Config, logger: Logger): Promise<OwnedAppContext> {
+  const store = await openSpecStore(config, subsystemLogger(logger, "store"));
+  const shutdown = new AbortController();
+  const imageRefHost = config.specProvider.imageRefHost;
+  return {
+    config: config.specProvider,
+    logger,
+    store,
+    shutdown: shutdown.signal,
+    imageRefFor: (id) => `${imageRefHost}/remote/${id}:latest`,
+    async close() {
+      shutdown.abort();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import { readFile } from "node:fs/promises";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import { SpecManagementServiceService } from "../../../gen/facade/manage/v1/manage.ts";
+import { SpecProviderService } from "../../../gen/registryfacade/provider.ts";
+import type { Config, SpecProviderConfig } from "../../shared/config/schema.ts";
+import { subsystemLogger, type Logger } from "../../shared/logging.ts";
+import { createAppContext } from "./context.ts";
+import { specManagementService, specProviderService } from "./rpc/index.ts";
+
+export interface RunningSpecProvider {
+  /** The port really bound (the configured one, or the one the OS picked for port 0). */
+  readonly port: number;
+  /** Stops accepting calls, ends watch streams, lets unary calls in flight finish, closes the store. */
+  stop(): Promise<void>;
+}
+
+/** How long stop() waits for calls in flight before cancelling them. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+const SERVICE_NAMES = ["registryfacade.SpecProvider", "facade.manage.v1.SpecManagementService"];
+
+export async function startSpecProvider(config: Config, logger: Logger): Promise<RunningSpecProvider> {
+  const log = subsystemLogger(logger, "server");
+  const ctx = await createAppContext(config, logger);
+  const server = new Server();
+  server.addService(SpecProviderService, specProviderService(ctx));
+  server.addService(SpecManagementServiceService, specManagementService(ctx));
+  // "" is the whole server, as grpc.health.v1 clients ask by default.
+  const health = new HealthImplementation(Object.fromEntries(["", ...SERVICE_NAMES].map((name) => [name, "SERVING" as const])));
+  health.addToServer(server);
+
+  let port: number;
+  try {
+    port = await bind(server, config.specProvider);
+  } catch (err) {
+    await ctx.close();
+    throw err;
+  }
+  log.info({ host: config.specProvider.host, port, store: config.specProvider.store.type, tls: config.specProvider.tls !== undefined }, "spec-provider listening");
+
+  let stopping: Promise<void> | undefined;
+  const stop = async () => {
+    for (const name of ["", ...SERVICE_NAMES]) health.setStatus(name, "NOT_SERVING");
+    // Ends the watch streams first: tryShutdown waits for every open call.
+    await ctx.close();
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        log.warn({ graceMs: SHUTDOWN_GRACE_MS }, "calls still running after the grace period; cancelling them");
+        server.forceShutdown();
+        resolve();
+      }, SHUTDOWN_GRACE_MS);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    log.info("spec-provider stopped");
+  };
+  return {
+    port,
+    stop: () => (stopping ??= stop()),
+  };
+}
+
+async function bind(server: Server, config: SpecProviderConfig): Promise<number> {
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const credentials = await serverCredentials(config);
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${host}:${config.port}`, credentials, (err, port) => (err ? reject(err) : resolve(port)));
+  });
+}
+
+/** TLS when configured; with a CA, clients must present a certificate it signed (mutual TLS). */
+async function serverCredentials(config: SpecProviderConfig): Promise<ServerCredentials> {
+  if (config.tls === undefined) return ServerCredentials.createInsecure();
+  const [cert, key, ca] = await Promise.all([
+    readFile(config.tls.crt),
+    readFile(config.tls.key),
+    config.tls.ca === undefined ? undefined : readFile(config.tls.ca),
+  ]);
+  return ServerCredentials.createSsl(ca ?? null, [{ cert_chain: cert, private_key: key }], ca !== undefined);
+}
