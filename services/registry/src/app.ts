@@ -1,0 +1,35 @@
+import Koa from "koa";
+import Router from "@koa/router";
+import type { AppContext } from "./context.ts";
+import { errorMiddleware, RegistryError } from "./errors.ts";
+import { baseRoute } from "./routes/base.ts";
+import { blobRoute } from "./routes/blobs.ts";
+import { manifestRoute } from "./routes/manifests.ts";
+import { unsupported } from "./routes/unsupported.ts";
+
+/** The Koa application: error rendering outermost, then the fallback, then the routes. */
+export function createApp(app: AppContext): Koa {
+  const koa = new Koa();
+  const router = new Router({ prefix: app.config.prefix || undefined });
+  baseRoute(router);
+  manifestRoute(router, app);
+  blobRoute(router, app);
+
+  koa.use(errorMiddleware(app.logger));
+  koa.use(async (ctx, next) => {
+    ctx.set("Docker-Distribution-API-Version", "registry/2.0");
+    await next();
+  });
+  koa.use(unsupported(`${app.config.prefix}/v2`));
+  koa.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      // A malformed percent-escape in a path reaches us as a URIError from the router.
+      if (err instanceof URIError) throw new RegistryError("NAME_INVALID", "malformed path");
+      throw err;
+    }
+  });
+  koa.use(router.routes());
+  return koa;
+}

@@ -1,0 +1,108 @@
+import { randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { pipeline as chainStreams, Readable, type Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { Context } from "koa";
+import type { Logger } from "../../../shared/logging.ts";
+import { RegistryError } from "../errors.ts";
+import type { BlobRecord, Store } from "../store.ts";
+import type { UpstreamClient } from "../upstream/client.ts";
+import { parseRange, type ByteRange } from "./range.ts";
+import { ExactLength, Slice, VerifyingStream } from "./streams.ts";
+
+/** Distribution answers blobs as octet streams whatever the layer type; so do we. */
+const BLOB_CONTENT_TYPE = "application/octet-stream";
+
+/**
+ * Serves a blob of a composition from where the composition said it lives.
+ * The body is piped with backpressure straight to the socket (nothing is
+ * buffered whole); a client that goes away destroys the pipeline, which
+ * aborts the upstream request.
+ */
+export class BlobServer {
+  constructor(
+    private readonly store: Store,
+    private readonly client: UpstreamClient,
+    private readonly logger: Logger,
+  ) {}
+
+  async serve(ctx: Context, name: string, digest: string, blob: BlobRecord): Promise<void> {
+    const common = { "Docker-Content-Digest": digest, ETag: `"${digest}"`, "Accept-Ranges": "bytes" };
+    // HEAD answers from the record alone and never opens an upstream body.
+    const range = ctx.method === "HEAD" ? ({ kind: "none" } as const) : parseRange(ctx.get("range") || undefined, blob.size);
+    if (range.kind === "unsatisfiable") {
+      throw new RegistryError("RANGE_NOT_SATISFIABLE", "range not satisfiable", { size: blob.size }, 416, { ...common, "Content-Range": `bytes */${blob.size}` });
+    }
+    if (range.kind === "none" || ctx.method === "HEAD") {
+      ctx.set({ ...common, "Content-Type": BLOB_CONTENT_TYPE, "Content-Length": String(blob.size) });
+      ctx.status = 200;
+      if (ctx.method === "HEAD") return;
+      const body = await this.open(ctx, digest, blob, undefined);
+      return this.send(ctx, name, digest, [body, new VerifyingStream(digest, blob.size)]);
+    }
+    const [first, ...more] = range.ranges as [ByteRange, ...ByteRange[]];
+    if (more.length === 0) {
+      const body = await this.open(ctx, digest, blob, first);
+      ctx.set({ ...common, "Content-Type": BLOB_CONTENT_TYPE, "Content-Range": `bytes ${first.start}-${first.end}/${blob.size}`, "Content-Length": String(first.end - first.start + 1) });
+      ctx.status = 206;
+      return this.send(ctx, name, digest, [body, new ExactLength(first.end - first.start + 1)]);
+    }
+    // Several ranges: one multipart/byteranges body, each part fetched in turn.
+    const boundary = randomBytes(12).toString("hex");
+    const heads = range.ranges.map((r, i) => Buffer.from(`${i === 0 ? "" : "\r\n"}--${boundary}\r\nContent-Type: ${BLOB_CONTENT_TYPE}\r\nContent-Range: bytes ${r.start}-${r.end}/${blob.size}\r\n\r\n`));
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    const length = heads.reduce((n, h) => n + h.length, 0) + range.ranges.reduce((n, r) => n + r.end - r.start + 1, 0) + tail.length;
+    const firstBody = await this.open(ctx, digest, blob, first);
+    ctx.set({ ...common, "Content-Type": `multipart/byteranges; boundary=${boundary}`, "Content-Length": String(length) });
+    ctx.status = 206;
+    const parts = async function* (this: BlobServer) {
+      for (const [i, r] of range.ranges.entries()) {
+        yield heads[i] as Buffer;
+        const part = i === 0 ? firstBody : await this.open(ctx, digest, blob, r);
+        yield* chain(part, new ExactLength(r.end - r.start + 1));
+      }
+      yield tail;
+    }.call(this);
+    return this.send(ctx, name, digest, [Readable.from(parts)]);
+  }
+
+  /** Opens the blob (or one range of it) at its source; errors here still become OCI error answers. */
+  private async open(ctx: Context, digest: string, blob: BlobRecord, range: ByteRange | undefined): Promise<Readable> {
+    const source = blob.source;
+    if (source.kind === "store" || source.kind === "file") {
+      if (source.kind === "store" && !(await this.store.hasBlob(digest))) throw new RegistryError("BLOB_UNKNOWN", "blob missing from the store", { digest });
+      return source.kind === "store" ? this.store.openBlob(digest, range) : createReadStream(source.path, range);
+    }
+    const abort = new AbortController();
+    ctx.res.once("close", () => abort.abort());
+    const options = { signal: abort.signal, ...(range ? { range: `bytes=${range.start}-${range.end}` } : {}) };
+    const opened = source.kind === "upstream" ? await this.client.openBlob(source, digest, options) : await this.client.openUrl(source.url, options);
+    if (range === undefined || opened.status === 206) {
+      if (range && !opened.contentRange?.startsWith(`bytes ${range.start}-${range.end}/`)) {
+        opened.body.destroy();
+        throw new RegistryError("UPSTREAM_INVALID", "upstream answered another range", { asked: range, got: opened.contentRange });
+      }
+      return opened.body;
+    }
+    // The upstream ignored the Range and sent everything: cut the range out here.
+    return chain(opened.body, new Slice(range.start, range.end - range.start + 1));
+  }
+
+  private async send(ctx: Context, name: string, digest: string, streams: [Readable, ...NodeJS.ReadWriteStream[]]): Promise<void> {
+    // From here on the body belongs to us, not to Koa: a failure can only end the connection.
+    ctx.respond = false;
+    ctx.res.writeHead(ctx.status);
+    try {
+      await pipeline([...streams, ctx.res]);
+    } catch (err) {
+      const clientGone = ctx.req.destroyed || ctx.res.destroyed && !ctx.res.writableFinished;
+      this.logger[clientGone ? "debug" : "warn"]({ name, digest, reason: (err as Error).message }, "blob transfer ended early");
+      ctx.req.socket.destroy();
+    }
+  }
+}
+
+/** source piped into transform; an error on either destroys both, and surfaces on transform. */
+function chain(source: Readable, transform: Transform): Transform {
+  return chainStreams(source, transform, () => undefined);
+}

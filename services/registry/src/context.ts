@@ -1,0 +1,49 @@
+import type { Config } from "../../shared/config/schema.ts";
+import { subsystemLogger, type Logger } from "../../shared/logging.ts";
+import { BlobServer } from "./blobs/serve.ts";
+import type { StaticLayer } from "./compose/compose.ts";
+import { describeFileLayer } from "./compose/file-layer.ts";
+import { ManifestService } from "./manifests.ts";
+import { FixedSpecSource } from "./specs/fixed.ts";
+import { RemoteSpecSource } from "./specs/remote.ts";
+import { Store } from "./store.ts";
+import { UpstreamClient } from "./upstream/client.ts";
+
+/** Everything the routes use, built once from the validated configuration. */
+export interface AppContext {
+  config: Config["registry"];
+  logger: Logger;
+  store: Store;
+  manifests: ManifestService;
+  blobs: BlobServer;
+  close(): Promise<void>;
+}
+
+export async function createContext(config: Config, logger: Logger): Promise<AppContext> {
+  const registry = config.registry;
+  const store = new Store(registry.store);
+  await store.init();
+  // File layers are hashed once here: a missing or broken file stops start-up, not a pull.
+  const staticLayers: StaticLayer[] = await Promise.all(
+    registry.staticLayer.map(async (s): Promise<StaticLayer> => (s.type === "image" ? { type: "image", ref: s.ref } : { type: "file", layer: await describeFileLayer(s.ref) })),
+  );
+  const client = new UpstreamClient({ insecureRegistries: registry.insecureRegistries });
+  const remote = new RemoteSpecSource(registry.remoteSpecProvider, registry.specProviderTimeoutMs, subsystemLogger(logger, "spec-provider"));
+  const manifests = new ManifestService(
+    { remote, fixed: new FixedSpecSource(registry.fixedSpecFN) },
+    { client, store, platform: registry.platform, staticLayers },
+    store,
+    subsystemLogger(logger, "manifests"),
+  );
+  return {
+    config: registry,
+    logger,
+    store,
+    manifests,
+    blobs: new BlobServer(store, client, subsystemLogger(logger, "blobs")),
+    async close() {
+      remote.close();
+      await client.close();
+    },
+  };
+}

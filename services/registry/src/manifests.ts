@@ -1,0 +1,64 @@
+import type { Logger } from "../../shared/logging.ts";
+import { accepts, type Accepted } from "./accept.ts";
+import { compose, type ComposeDeps } from "./compose/compose.ts";
+import { renderAll, type RenderedManifest } from "./compose/render.ts";
+import { RegistryError } from "./errors.ts";
+import type { Repository } from "./names.ts";
+import type { SpecSource } from "./specs/source.ts";
+import type { RepositoryRecord, Store } from "./store.ts";
+
+export interface ServedManifest {
+  bytes: Buffer;
+  digest: string;
+  mediaType: string;
+}
+
+/**
+ * Manifests of composed images. By tag: fetch the spec, compose, store every
+ * rendering and the blob provenance, then answer. By digest: only what this
+ * registry composed for that very repository, straight from the store.
+ */
+export class ManifestService {
+  constructor(
+    private readonly specs: Record<Repository["kind"], SpecSource>,
+    private readonly deps: ComposeDeps,
+    private readonly store: Store,
+    private readonly logger: Logger,
+  ) {}
+
+  async byTag(repo: Repository, accepted: Accepted): Promise<ServedManifest> {
+    const spec = await this.specs[repo.kind].get(repo.key);
+    if (spec === undefined) throw new RegistryError("MANIFEST_UNKNOWN", "no image spec for this repository", { name: repo.name });
+    const composition = await compose(spec, this.deps);
+    const renderings = renderAll(composition);
+    const rendered = renderings.filter((r): r is RenderedManifest => "bytes" in r);
+
+    // Stored before the answer, so a follow-up by digest (containerd does
+    // exactly that) or a blob request finds everything, even after a restart.
+    await this.store.putBlob(composition.config.digest, composition.config.bytes);
+    await Promise.all(rendered.map((r) => this.store.putBlob(r.digest, r.bytes)));
+    const blobs: RepositoryRecord["blobs"] = { [composition.config.digest]: { size: composition.config.bytes.length, source: { kind: "store" } } };
+    for (const { descriptor, source } of composition.layers) blobs[descriptor.digest] ??= { size: descriptor.size, source };
+    await this.store.addToRepository(repo.name, Object.fromEntries(rendered.map((r) => [r.digest, { mediaType: r.mediaType, size: r.bytes.length }])), blobs);
+
+    const chosen = rendered.find((r) => accepts(accepted, r.mediaType));
+    if (!chosen) throw notAcceptable(accepted, renderings.map((r) => ("unrenderable" in r ? r.unrenderable : `${r.mediaType} not accepted`)));
+    this.logger.debug({ name: repo.name, digest: chosen.digest, layers: composition.layers.length }, "composed");
+    return chosen;
+  }
+
+  async byDigest(repo: Repository, digest: string, accepted: Accepted): Promise<ServedManifest> {
+    const entry = (await this.store.repository(repo.name))?.manifests[digest];
+    const bytes = entry ? await this.store.readBlob(digest) : undefined;
+    if (!entry || !bytes) throw new RegistryError("MANIFEST_UNKNOWN", "manifest unknown to this repository", { name: repo.name, digest });
+    if (!accepts(accepted, entry.mediaType)) throw notAcceptable(accepted, [`${entry.mediaType} not accepted`]);
+    return { bytes, digest, mediaType: entry.mediaType };
+  }
+}
+
+function notAcceptable(accepted: Accepted, reasons: string[]): RegistryError {
+  return new RegistryError("MANIFEST_UNKNOWN", "no rendering of this manifest in an accepted media type", {
+    accepted: accepted === "any" ? ["*/*"] : [...accepted],
+    reasons,
+  });
+}

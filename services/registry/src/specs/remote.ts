@@ -1,0 +1,70 @@
+import { readFileSync } from "node:fs";
+import { credentials, makeGenericClientConstructor, status, type Client, type ServiceError } from "@grpc/grpc-js";
+import { SpecProviderService, type GetImageSpecResponse, type ImageSpec } from "../../../../gen/registryfacade/provider.ts";
+import type { RemoteSpecProviderConfig } from "../../../shared/config/schema.ts";
+import type { Logger } from "../../../shared/logging.ts";
+import { unavailable } from "../errors.ts";
+import type { SpecSource } from "./source.ts";
+
+type GetImageSpec = (
+  request: { id: string },
+  options: { deadline: number },
+  callback: (err: ServiceError | null, response?: GetImageSpecResponse) => void,
+) => void;
+type SpecProviderClient = Client & { getImageSpec: GetImageSpec };
+
+const SpecProviderClient = makeGenericClientConstructor(SpecProviderService, "registryfacade.SpecProvider") as unknown as new (
+  address: string,
+  creds: ReturnType<typeof credentials.createInsecure>,
+) => SpecProviderClient;
+
+/**
+ * remote/<id>: asks each configured spec-provider in order, every call with a
+ * deadline. NOT_FOUND from one means "ask the next"; the id is unknown only
+ * when every provider said NOT_FOUND. Any provider that could not answer
+ * turns a miss into UNAVAILABLE, since the workspace may live there.
+ */
+export class RemoteSpecSource implements SpecSource {
+  private readonly clients: Array<{ addr: string; client: SpecProviderClient }>;
+
+  constructor(
+    providers: readonly RemoteSpecProviderConfig[],
+    private readonly timeoutMs: number,
+    private readonly logger: Logger,
+  ) {
+    this.clients = providers.map((p) => ({ addr: p.addr, client: new SpecProviderClient(p.addr, channelCredentials(p)) }));
+  }
+
+  async get(id: string): Promise<ImageSpec | undefined> {
+    const failures: Array<{ addr: string; code: string; message: string }> = [];
+    for (const { addr, client } of this.clients) {
+      try {
+        const response = await call(client, id, Date.now() + this.timeoutMs);
+        if (response.spec) return response.spec;
+      } catch (err) {
+        const e = err as ServiceError;
+        if (e.code === status.NOT_FOUND) continue;
+        this.logger.warn({ addr, code: status[e.code], reason: e.details }, "spec-provider call failed");
+        failures.push({ addr, code: status[e.code] ?? String(e.code), message: e.details });
+      }
+    }
+    if (failures.length > 0) throw unavailable("spec-provider unavailable", { failures });
+    return undefined;
+  }
+
+  close(): void {
+    for (const { client } of this.clients) client.close();
+  }
+}
+
+function call(client: SpecProviderClient, id: string, deadline: number): Promise<GetImageSpecResponse> {
+  return new Promise((resolve, reject) => {
+    client.getImageSpec({ id }, { deadline }, (err, response) => (err ? reject(err) : resolve(response ?? { spec: undefined })));
+  });
+}
+
+function channelCredentials(provider: RemoteSpecProviderConfig) {
+  if (!provider.tls) return credentials.createInsecure();
+  const read = (file: string | undefined) => (file === undefined ? null : readFileSync(file));
+  return credentials.createSsl(read(provider.tls.ca), read(provider.tls.key), read(provider.tls.crt));
+}

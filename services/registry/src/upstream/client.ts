@@ -1,0 +1,219 @@
+import type { Readable } from "node:stream";
+import { Agent, interceptors, type Dispatcher } from "undici";
+import { LRUCache } from "lru-cache";
+import { digestOf } from "../../../shared/digest.ts";
+import { isLoopbackHost } from "../../../shared/image-ref.ts";
+import { MANIFEST_ACCEPT } from "../../../shared/media-types.ts";
+import { RegistryError, unavailable, type ErrorCodeName } from "../errors.ts";
+import { anonymousAuth, type AuthScope, type UpstreamAuth } from "./auth.ts";
+
+/** A repository on an upstream registry: where a blob or manifest is fetched from. */
+export interface UpstreamRepo {
+  /** host[:port] of the registry API (registry-1.docker.io for docker.io). */
+  host: string;
+  repository: string;
+}
+
+export interface FetchedDocument {
+  bytes: Buffer;
+  digest: string;
+  /** The Content-Type the upstream gave (manifests), or "" for blobs. */
+  mediaType: string;
+}
+
+export interface OpenedStream {
+  status: number;
+  /** Content-Length of the answer, when the upstream sent one. */
+  length: number | undefined;
+  contentRange: string | undefined;
+  body: Readable;
+}
+
+/** Manifests and configs are small documents; anything larger is not one. */
+const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
+
+export interface UpstreamClientOptions {
+  insecureRegistries: readonly string[];
+  auth?: UpstreamAuth;
+  /** Documents fetched by digest kept in memory; they never change. */
+  cacheMaxBytes?: number;
+}
+
+/**
+ * Talks the pull side of the distribution API to upstream registries and
+ * fetches remote content layers. One undici Agent keeps a keep-alive pool per
+ * origin; blob requests follow redirects (registries hand blobs to a CDN).
+ */
+export class UpstreamClient {
+  private readonly agent: Agent;
+  private readonly blobDispatcher: Dispatcher;
+  private readonly auth: UpstreamAuth;
+  private readonly insecure: ReadonlySet<string>;
+  private readonly documents: LRUCache<string, Buffer>;
+
+  constructor(options: UpstreamClientOptions) {
+    this.agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, headersTimeout: 30_000, bodyTimeout: 60_000, connect: { timeout: 10_000 } });
+    this.blobDispatcher = this.agent.compose(interceptors.redirect({ maxRedirections: 5 }));
+    this.auth = options.auth ?? anonymousAuth;
+    this.insecure = new Set(options.insecureRegistries);
+    this.documents = new LRUCache({ maxSize: options.cacheMaxBytes ?? 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) });
+  }
+
+  /** Plain HTTP only for this machine and hosts the operator listed. */
+  origin(host: string): string {
+    const hostOnly = host.replace(/:\d+$/, "");
+    const plain = isLoopbackHost(host) || this.insecure.has(host) || this.insecure.has(hostOnly);
+    return `${plain ? "http" : "https"}://${host}`;
+  }
+
+  /**
+   * A manifest or index by tag or digest. By digest the bytes must hash to it;
+   * by tag they must match the Docker-Content-Digest the upstream claims.
+   */
+  async manifest(repo: UpstreamRepo, reference: string): Promise<FetchedDocument> {
+    const byDigest = reference.startsWith("sha256:");
+    const cached = byDigest ? this.documents.get(reference) : undefined;
+    if (cached) return { bytes: cached, digest: reference, mediaType: mediaTypeOf(cached) };
+
+    const path = `/v2/${repo.repository}/manifests/${reference}`;
+    const res = await this.send(repo, path, { accept: MANIFEST_ACCEPT }, this.agent, "MANIFEST_UNKNOWN");
+    const bytes = await readLimited(res.body, MAX_DOCUMENT_BYTES, `${repo.host}${path}`);
+    const digest = digestOf(bytes);
+    const claimed = byDigest ? reference : headerValue(res.headers["docker-content-digest"]);
+    if (claimed !== undefined && claimed !== digest) {
+      throw new RegistryError("UPSTREAM_INVALID", "upstream manifest does not match its digest", { host: repo.host, repository: repo.repository, reference, expected: claimed, actual: digest });
+    }
+    this.documents.set(digest, bytes);
+    const contentType = headerValue(res.headers["content-type"])?.split(";")[0]?.trim() ?? "";
+    return { bytes, digest, mediaType: mediaTypeOf(bytes) || contentType };
+  }
+
+  /** A small blob (an image config), read whole and verified. */
+  async blobDocument(repo: UpstreamRepo, digest: string): Promise<Buffer> {
+    const cached = this.documents.get(digest);
+    if (cached) return cached;
+    const path = `/v2/${repo.repository}/blobs/${digest}`;
+    const res = await this.send(repo, path, {}, this.blobDispatcher, "MANIFEST_UNKNOWN");
+    const bytes = await readLimited(res.body, MAX_DOCUMENT_BYTES, `${repo.host}${path}`);
+    const actual = digestOf(bytes);
+    if (actual !== digest) {
+      throw new RegistryError("UPSTREAM_INVALID", "upstream blob does not match its digest", { host: repo.host, repository: repo.repository, expected: digest, actual });
+    }
+    this.documents.set(digest, bytes);
+    return bytes;
+  }
+
+  /** Opens a blob stream; range is a Range header value forwarded as is. */
+  async openBlob(repo: UpstreamRepo, digest: string, options: { range?: string; signal?: AbortSignal }): Promise<OpenedStream> {
+    const headers: Record<string, string> = options.range ? { range: options.range } : {};
+    const res = await this.send(repo, `/v2/${repo.repository}/blobs/${digest}`, headers, this.blobDispatcher, "BLOB_UNKNOWN", options.signal);
+    return opened(res);
+  }
+
+  /** Opens a remote content layer's URL (http or https, as the spec says). */
+  async openUrl(url: string, options: { range?: string; signal?: AbortSignal }): Promise<OpenedStream> {
+    const target = new URL(url);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.blobDispatcher.request({
+        origin: target.origin,
+        path: `${target.pathname}${target.search}`,
+        method: "GET",
+        headers: options.range ? { range: options.range } : {},
+        signal: options.signal,
+      });
+    } catch (err) {
+      throw unreachable(target.host, err);
+    }
+    if (res.statusCode === 200 || res.statusCode === 206) return opened(res);
+    res.body.resume();
+    if (res.statusCode === 404) throw new RegistryError("BLOB_UNKNOWN", "content layer not found at its URL", { url: redactUrl(target) });
+    throw unavailable("content layer URL failed", { url: redactUrl(target), status: res.statusCode });
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  /**
+   * One request with the auth seam: headers first, and on a 401 one retry
+   * when the auth step says fresh credentials are worth it.
+   */
+  private async send(repo: UpstreamRepo, path: string, extra: Record<string, string>, dispatcher: Dispatcher, notFound: ErrorCodeName, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
+    const scope: AuthScope = { host: repo.host, repository: repo.repository };
+    for (let attempt = 0; ; attempt++) {
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await dispatcher.request({ origin: this.origin(repo.host), path, method: "GET", headers: { ...extra, ...(await this.auth.headers(scope)) }, signal });
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        throw unreachable(repo.host, err);
+      }
+      if (res.statusCode === 200 || res.statusCode === 206) return res;
+      res.body.resume();
+      const where = { host: repo.host, path, status: res.statusCode };
+      if (res.statusCode === 401 && attempt === 0) {
+        const challenge = headerValue(res.headers["www-authenticate"]) ?? "";
+        if (await this.auth.challenge(scope, challenge)) continue;
+      }
+      if (res.statusCode === 404) throw new RegistryError(notFound, "not found upstream", where);
+      if (res.statusCode === 401 || res.statusCode === 403) throw new RegistryError(notFound, "upstream denied anonymous access", where);
+      if (res.statusCode === 416) throw new RegistryError("RANGE_NOT_SATISFIABLE", "upstream refused the range", where);
+      if (res.statusCode === 429 || res.statusCode >= 500) throw unavailable("upstream registry unavailable", where);
+      throw new RegistryError("UPSTREAM_INVALID", "unexpected upstream answer", where);
+    }
+  }
+}
+
+function opened(res: Dispatcher.ResponseData): OpenedStream {
+  const length = headerValue(res.headers["content-length"]);
+  return {
+    status: res.statusCode,
+    length: length === undefined ? undefined : Number(length),
+    contentRange: headerValue(res.headers["content-range"]),
+    body: res.body,
+  };
+}
+
+function unreachable(host: string, err: unknown): RegistryError {
+  return unavailable("upstream unreachable", { host, reason: (err as Error).message });
+}
+
+/** Query strings of content URLs can carry signatures; they stay out of errors and logs. */
+function redactUrl(url: URL): string {
+  return `${url.origin}${url.pathname}`;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The mediaType field of a manifest, which wins over a registry's Content-Type. */
+function mediaTypeOf(bytes: Buffer): string {
+  try {
+    const parsed: unknown = JSON.parse(bytes.toString("utf8"));
+    const mediaType = (parsed as { mediaType?: unknown }).mediaType;
+    return typeof mediaType === "string" ? mediaType : "";
+  } catch {
+    return "";
+  }
+}
+
+async function readLimited(body: Readable, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        body.destroy();
+        throw new RegistryError("UPSTREAM_INVALID", "upstream document too large", { what, limit });
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    if (err instanceof RegistryError) throw err;
+    throw unavailable("upstream connection failed", { what, reason: (err as Error).message });
+  }
+  return Buffer.concat(chunks);
+}

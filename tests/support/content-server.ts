@@ -1,0 +1,58 @@
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+
+/**
+ * A tiny HTTP server for remote content layers: serves registered byte
+ * strings by path, honours single Range requests, records what it was asked.
+ */
+export class ContentServer {
+  private readonly files = new Map<string, Buffer>();
+  readonly requests: Array<{ path: string; range: string | undefined }> = [];
+
+  private constructor(private readonly server: Server) {}
+
+  static async start(): Promise<ContentServer> {
+    let self: ContentServer | undefined;
+    const server = createServer((req, res) => self?.handle(req, res));
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    self = new ContentServer(server);
+    return self;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Serves bytes at path; returns the full URL. */
+  put(path: string, bytes: Buffer): string {
+    this.files.set(path, bytes);
+    return `${this.url}${path}`;
+  }
+
+  private handle(req: IncomingMessage, res: import("node:http").ServerResponse): void {
+    const path = (req.url ?? "").split("?")[0] ?? "";
+    this.requests.push({ path, range: req.headers.range });
+    const bytes = this.files.get(path);
+    if (!bytes) {
+      res.writeHead(404).end();
+      return;
+    }
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? "");
+    if (m) {
+      const start = Number(m[1]);
+      const end = Math.min(Number(m[2]), bytes.length - 1);
+      res.writeHead(206, { "content-length": end - start + 1, "content-range": `bytes ${start}-${end}/${bytes.length}` });
+      res.end(bytes.subarray(start, end + 1));
+      return;
+    }
+    res.writeHead(200, { "content-length": bytes.length });
+    res.end(bytes);
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}

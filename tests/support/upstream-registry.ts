@@ -1,0 +1,90 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { request } from "undici";
+import { freePort, startProcess, waitUntil, type TestProcess } from "./process.ts";
+import type { BuiltImage, BuiltIndex } from "./images.ts";
+
+/** A real distribution registry (Debian's docker-registry) on a loopback port of its own. */
+export class UpstreamRegistry {
+  private constructor(
+    readonly port: number,
+    private readonly dir: string,
+    private readonly process: TestProcess,
+  ) {}
+
+  /** host:port as it appears in image references. */
+  get host(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get url(): string {
+    return `http://${this.host}`;
+  }
+
+  static async start(): Promise<UpstreamRegistry> {
+    const dir = await mkdtemp(join(tmpdir(), "facade-upstream-"));
+    const port = await freePort();
+    const config = join(dir, "config.yml");
+    await writeFile(
+      config,
+      [
+        "version: 0.1",
+        "log: {level: error, accesslog: {disabled: true}}",
+        `storage: {filesystem: {rootdirectory: ${join(dir, "data")}}, delete: {enabled: true}}`,
+        `http: {addr: 127.0.0.1:${port}}`,
+      ].join("\n"),
+    );
+    const process = startProcess("docker-registry", "docker-registry", ["serve", config]);
+    const registry = new UpstreamRegistry(port, dir, process);
+    await waitUntil("docker-registry", async () => (await fetch(`${registry.url}/v2/`)).status === 200, { process });
+    return registry;
+  }
+
+  /** Uploads a blob in one PUT; data may be a stream of known length (never held in memory). */
+  async pushBlob(repo: string, digest: string, data: Buffer | Readable, size?: number): Promise<void> {
+    const head = await request(`${this.url}/v2/${repo}/blobs/${digest}`, { method: "HEAD" });
+    await head.body.dump();
+    if (head.statusCode === 200) return;
+    const start = await request(`${this.url}/v2/${repo}/blobs/uploads/`, { method: "POST" });
+    await start.body.dump();
+    if (start.statusCode !== 202) throw new Error(`upload start: ${start.statusCode}`);
+    const location = new URL(String(start.headers["location"]), this.url);
+    location.searchParams.set("digest", digest);
+    const length = Buffer.isBuffer(data) ? data.length : size;
+    const put = await request(location, {
+      method: "PUT",
+      body: data,
+      headers: { "content-type": "application/octet-stream", ...(length !== undefined ? { "content-length": String(length) } : {}) },
+    });
+    const text = await put.body.text();
+    if (put.statusCode !== 201) throw new Error(`blob upload ${digest}: ${put.statusCode} ${text}`);
+  }
+
+  async pushManifest(repo: string, reference: string, bytes: Buffer, mediaType: string): Promise<void> {
+    const res = await request(`${this.url}/v2/${repo}/manifests/${reference}`, { method: "PUT", body: bytes, headers: { "content-type": mediaType } });
+    const text = await res.body.text();
+    if (res.statusCode !== 201) throw new Error(`manifest ${repo}:${reference}: ${res.statusCode} ${text}`);
+  }
+
+  /** Pushes layers, config and manifest; returns the image's reference by tag. */
+  async pushImage(repo: string, tag: string, image: BuiltImage): Promise<string> {
+    for (const layer of image.layers) await this.pushBlob(repo, layer.digest, layer.blob);
+    await this.pushBlob(repo, image.configDigest, image.config);
+    await this.pushManifest(repo, tag, image.manifest, image.mediaType);
+    return `${this.host}/${repo}:${tag}`;
+  }
+
+  /** Pushes every child image by digest, then the index under tag. */
+  async pushIndex(repo: string, tag: string, index: BuiltIndex): Promise<string> {
+    for (const child of index.children) await this.pushImage(repo, child.image.manifestDigest, child.image);
+    await this.pushManifest(repo, tag, index.bytes, index.mediaType);
+    return `${this.host}/${repo}:${tag}`;
+  }
+
+  async dispose(): Promise<void> {
+    await this.process.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
