@@ -18,7 +18,9 @@ export interface AppContext {
 }
 
 export interface OwnedAppContext extends AppContext {
-  /** Ends streams, then releases the store. */
+  /** Aborts shutdown: open streams end, so the server can finish its calls. */
+  endStreams(): void;
+  /** Releases the store; after the server has finished its calls. */
   close(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export async function createAppContext(config: Config, logger: Logger): Promise<
     store,
     shutdown: shutdown.signal,
     imageRefFor: (id) => `${imageRefHost}/remote/${id}:latest`,
+    endStreams: () => shutdown.abort(),
     async close() {
       shutdown.abort();
       await store.close();

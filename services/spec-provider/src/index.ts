@@ -42,8 +42,9 @@ export async function startSpecProvider(config: Config, logger: Logger): Promise
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     for (const name of ["", ...SERVICE_NAMES]) health.setStatus(name, "NOT_SERVING");
-    // Ends the watch streams first: tryShutdown waits for every open call.
-    await ctx.close();
+    // Watch streams never end by themselves, and tryShutdown waits for every
+    // open call; the store stays open until the unary calls are done.
+    ctx.endStreams();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         log.warn({ graceMs: SHUTDOWN_GRACE_MS }, "calls still running after the grace period; cancelling them");
@@ -55,6 +56,7 @@ export async function startSpecProvider(config: Config, logger: Logger): Promise
         resolve();
       });
     });
+    await ctx.close();
     log.info("spec-provider stopped");
   };
   return {
