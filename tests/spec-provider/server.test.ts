@@ -22,13 +22,14 @@ test("the health service answers SERVING for the server and both services", asyn
   const sp = await startTestSpecProvider();
   const health = new HealthClient(sp.address, credentials.createInsecure());
   try {
-    for (const service of ["", "registryfacade.SpecProvider", "facade.manage.v1.SpecManagementService"]) {
-      const response = await new Promise<{ status: string }>((resolve, reject) =>
-        health.check({ service }, (err: ServiceError | null, res: { status: string }) => (err ? reject(err) : resolve(res))),
+    const check = (service: string) =>
+      new Promise<{ status: string }>((resolve, reject) =>
+        health.check!({ service }, (err: ServiceError | null, res: { status: string }) => (err ? reject(err) : resolve(res))),
       );
-      assert.equal(response.status, "SERVING", `service ${JSON.stringify(service)}`);
+    for (const service of ["", "registryfacade.SpecProvider", "facade.manage.v1.SpecManagementService"]) {
+      assert.equal((await check(service)).status, "SERVING", `service ${JSON.stringify(service)}`);
     }
-    const unknown = await failure(new Promise((resolve, reject) => health.check({ service: "nope" }, (err: ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)))));
+    const unknown = await failure(check("nope"));
     assert.equal(unknown.code, Code.NOT_FOUND);
   } finally {
     health.close();
