@@ -1,7 +1,7 @@
 import Koa from "koa";
 import Router from "@koa/router";
 import type { AppContext } from "./context.ts";
-import { errorMiddleware, RegistryError } from "./errors.ts";
+import { errorMiddleware } from "./errors.ts";
 import { baseRoute } from "./routes/base.ts";
 import { blobRoute } from "./routes/blobs.ts";
 import { manifestRoute } from "./routes/manifests.ts";
@@ -21,15 +21,6 @@ export function createApp(app: AppContext): Koa {
     await next();
   });
   koa.use(unsupported(`${app.config.prefix}/v2`));
-  koa.use(async (ctx, next) => {
-    try {
-      await next();
-    } catch (err) {
-      // A malformed percent-escape in a path reaches us as a URIError from the router.
-      if (err instanceof URIError) throw new RegistryError("NAME_INVALID", "malformed path");
-      throw err;
-    }
-  });
   koa.use(router.routes());
   return koa;
 }

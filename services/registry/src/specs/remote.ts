@@ -1,28 +1,17 @@
 import { readFileSync } from "node:fs";
-import { credentials, makeGenericClientConstructor, status, type Client, type ServiceError } from "@grpc/grpc-js";
-import { SpecProviderService, type GetImageSpecResponse, type ImageSpec } from "../../../../gen/registryfacade/provider.ts";
+import { credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { SpecProviderClient, type ImageSpec } from "../../../../gen/registryfacade/provider.ts";
 import type { RemoteSpecProviderConfig } from "../../../shared/config/schema.ts";
+import { unaryCall } from "../../../shared/grpc/client.ts";
 import type { Logger } from "../../../shared/logging.ts";
 import { unavailable } from "../errors.ts";
 import type { SpecSource } from "./source.ts";
 
-type GetImageSpec = (
-  request: { id: string },
-  options: { deadline: number },
-  callback: (err: ServiceError | null, response?: GetImageSpecResponse) => void,
-) => void;
-type SpecProviderClient = Client & { getImageSpec: GetImageSpec };
-
-const SpecProviderClient = makeGenericClientConstructor(SpecProviderService, "registryfacade.SpecProvider") as unknown as new (
-  address: string,
-  creds: ReturnType<typeof credentials.createInsecure>,
-) => SpecProviderClient;
-
 /**
  * remote/<id>: asks each configured spec-provider in order, every call with a
  * deadline. NOT_FOUND from one means "ask the next"; the id is unknown only
- * when every provider said NOT_FOUND. Any provider that could not answer
- * turns a miss into UNAVAILABLE, since the workspace may live there.
+ * when every provider said NOT_FOUND. A provider that could not answer turns
+ * a miss into UNAVAILABLE, since the workspace may live there.
  */
 export class RemoteSpecSource implements SpecSource {
   private readonly clients: Array<{ addr: string; client: SpecProviderClient }>;
@@ -39,13 +28,14 @@ export class RemoteSpecSource implements SpecSource {
     const failures: Array<{ addr: string; code: string; message: string }> = [];
     for (const { addr, client } of this.clients) {
       try {
-        const response = await call(client, id, Date.now() + this.timeoutMs);
+        const response = await unaryCall(client.getImageSpec.bind(client), { id }, { deadline: Date.now() + this.timeoutMs });
         if (response.spec) return response.spec;
       } catch (err) {
         const e = err as ServiceError;
         if (e.code === status.NOT_FOUND) continue;
-        this.logger.warn({ addr, code: status[e.code], reason: e.details }, "spec-provider call failed");
-        failures.push({ addr, code: status[e.code] ?? String(e.code), message: e.details });
+        const code = status[e.code] ?? String(e.code);
+        this.logger.warn({ addr, code, reason: e.details }, "spec-provider call failed");
+        failures.push({ addr, code, message: e.details });
       }
     }
     if (failures.length > 0) throw unavailable("spec-provider unavailable", { failures });
@@ -55,12 +45,6 @@ export class RemoteSpecSource implements SpecSource {
   close(): void {
     for (const { client } of this.clients) client.close();
   }
-}
-
-function call(client: SpecProviderClient, id: string, deadline: number): Promise<GetImageSpecResponse> {
-  return new Promise((resolve, reject) => {
-    client.getImageSpec({ id }, { deadline }, (err, response) => (err ? reject(err) : resolve(response ?? { spec: undefined })));
-  });
 }
 
 function channelCredentials(provider: RemoteSpecProviderConfig) {
