@@ -22,5 +22,8 @@ export function createApp(app: AppContext): Koa {
   });
   koa.use(unsupported(`${app.config.prefix}/v2`));
   koa.use(router.routes());
+  // Koa reports errors of responses it no longer controls (a blob stream cut
+  // on purpose) here; without a listener it would print them to stderr.
+  koa.on("error", (err: Error) => app.logger.debug({ reason: err.message }, "response ended with an error"));
   return koa;
 }

@@ -1,0 +1,119 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
+import { join } from "node:path";
+import { CorruptingProxy } from "../support/corrupting-proxy.ts";
+import { sha256 } from "../support/images.ts";
+import { createWorld, startFacade, type Facade, type World } from "./fixture.ts";
+
+/**
+ * An upstream that serves wrong bytes must never produce a complete response
+ * with those bytes: the registry verifies every digest it can.
+ */
+let world: World;
+let proxy: CorruptingProxy;
+let facade: Facade;
+let corruptUrl: string;
+
+before(async () => {
+  world = await createWorld();
+  proxy = await CorruptingProxy.start(world.upstream.host);
+  const viaProxy = (ref: string | undefined) => (ref ?? "").replace(world.upstream.host, proxy.host);
+  // The remote layer's URL serves other bytes of the same length than its digest says.
+  const wrong = Buffer.from(world.remoteLayer.blob);
+  wrong[10] = (wrong[10] as number) ^ 0xff;
+  corruptUrl = world.content.put("/layers/corrupt.tar.gz", wrong);
+  const remote = world.remoteLayer;
+  const specs = {
+    base: { baseRef: viaProxy(world.refs["baseOci"]) },
+    dockerbase: { baseRef: viaProxy(world.refs["baseDocker"]) },
+    remote: {
+      baseRef: world.refs["baseOci"],
+      contentLayer: [{ remote: { url: corruptUrl, digest: remote.digest, diffId: remote.diffId, mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", size: String(remote.size) } }],
+    },
+  };
+  const specFile = join(world.dir, "corrupt-specs.json");
+  await writeFile(specFile, JSON.stringify(specs));
+  facade = await startFacade(world, { fixedSpecFN: specFile }, { withStatic: false });
+});
+after(async () => {
+  await facade?.stop();
+  await proxy?.stop();
+  await world?.dispose();
+});
+
+/** A GET read with node:http, reporting whether the body arrived complete. */
+function fetchBlob(path: string): Promise<{ status: number; length: number; received: Buffer; complete: boolean }> {
+  return new Promise((resolve) => {
+    const req = httpRequest(`http://${facade.host}${path}`, (res) => {
+      const chunks: Buffer[] = [];
+      const finish = (complete: boolean) => {
+        const received = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, length: Number(res.headers["content-length"]), received, complete });
+      };
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => finish(res.complete));
+      res.on("error", () => finish(false));
+      res.on("aborted", () => undefined);
+    });
+    req.on("error", () => resolve({ status: 0, length: NaN, received: Buffer.alloc(0), complete: false }));
+    req.end();
+  });
+}
+
+async function manifest(name: string): Promise<{ layers: Array<{ digest: string; size: number }> }> {
+  const res = await fetch(`http://${facade.host}/v2/fixed/${name}/manifests/latest`);
+  assert.equal(res.status, 200, await res.clone().text());
+  return (await res.json()) as { layers: Array<{ digest: string; size: number }> };
+}
+
+test("a base layer corrupted upstream: the client gets an error, never the complete wrong blob", async () => {
+  const layer = (await manifest("base")).layers[0] as { digest: string; size: number };
+  proxy.corrupt.add(`/blobs/${layer.digest}`);
+  try {
+    const res = await fetchBlob(`/v2/fixed/base/blobs/${layer.digest}`);
+    // A small blob is one chunk, held back until verified: the socket may be
+    // cut before the status line is even flushed (status 0), or mid-body.
+    assert.ok(res.status === 0 || (res.status === 200 && res.length === layer.size), `status ${res.status}`);
+    assert.equal(res.complete, false, "the connection was cut");
+    assert.ok(res.received.length < layer.size, `received ${res.received.length} of ${layer.size} bytes`);
+  } finally {
+    proxy.corrupt.clear();
+  }
+  // The registry itself is fine: the same blob, uncorrupted, streams whole.
+  const good = await fetchBlob(`/v2/fixed/base/blobs/${layer.digest}`);
+  assert.ok(good.complete);
+  assert.equal(sha256(good.received), layer.digest);
+});
+
+test("a remote content layer whose URL serves wrong bytes is cut off too", async () => {
+  const layer = (await manifest("remote")).layers.at(-1) as { digest: string; size: number };
+  assert.equal(layer.digest, world.remoteLayer.digest);
+  const res = await fetchBlob(`/v2/fixed/remote/blobs/${layer.digest}`);
+  assert.ok(res.status === 0 || res.status === 200, `status ${res.status}`);
+  assert.equal(res.complete, false);
+  assert.ok(res.received.length < layer.size);
+});
+
+test("a corrupted config or manifest upstream fails composition with 502, never a manifest", async () => {
+  // The config is the same document as the OCI base's, already verified and
+  // cached by the earlier tests: a fresh registry has to fetch it again.
+  await facade.stop();
+  facade = await startFacade(world, { fixedSpecFN: join(world.dir, "corrupt-specs.json") }, { withStatic: false });
+  const config = world.images["baseDocker"]?.configDigest as string;
+  const manifestTag = "/v2/base/docker/manifests/1";
+  for (const target of [manifestTag, `/blobs/${config}`]) {
+    proxy.corrupt.add(target);
+    try {
+      const res = await fetch(`http://${facade.host}/v2/fixed/dockerbase/manifests/latest`);
+      assert.equal(res.status, 502, target);
+      const body = (await res.json()) as { errors: Array<{ code: string; message: string }> };
+      assert.equal(body.errors[0]?.code, "UPSTREAM_INVALID");
+      assert.match(body.errors[0]?.message ?? "", /does not match its digest/);
+    } finally {
+      proxy.corrupt.clear();
+    }
+  }
+  assert.equal((await fetch(`http://${facade.host}/v2/fixed/dockerbase/manifests/latest`)).status, 200);
+});

@@ -1,0 +1,62 @@
+import { createServer, request, type Server } from "node:http";
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+import { Transform } from "node:stream";
+
+/**
+ * An HTTP proxy in front of a registry that flips one byte in the middle of
+ * the body of chosen paths (same length, wrong content): an upstream that
+ * corrupts data without any other sign.
+ */
+export class CorruptingProxy {
+  /** Substrings of request paths whose answer bodies get a flipped byte. */
+  readonly corrupt = new Set<string>();
+
+  private constructor(
+    private readonly server: Server,
+    private readonly target: { host: string; port: number },
+  ) {}
+
+  static async start(targetHost: string): Promise<CorruptingProxy> {
+    const [host = "", port = ""] = targetHost.split(":");
+    let self: CorruptingProxy | undefined;
+    const server = createServer((req, res) => {
+      const upstream = request({ host, port: Number(port), method: req.method, path: req.url, headers: { ...req.headers, host: targetHost } }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        const path = req.url ?? "";
+        const length = Number(up.headers["content-length"] ?? 0);
+        if ([...(self?.corrupt ?? [])].some((p) => path.includes(p)) && length > 0) up.pipe(flipByteAt(Math.floor(length / 2))).pipe(res);
+        else up.pipe(res);
+      });
+      upstream.on("error", () => res.destroy());
+      req.pipe(upstream);
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    self = new CorruptingProxy(server, { host, port: Number(port) });
+    return self;
+  }
+
+  get host(): string {
+    return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+function flipByteAt(offset: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (offset >= seen && offset < seen + chunk.length) {
+        chunk = Buffer.from(chunk);
+        chunk[offset - seen] = (chunk[offset - seen] as number) ^ 0xff;
+      }
+      seen += chunk.length;
+      done(null, chunk);
+    },
+  });
+}
