@@ -18,12 +18,20 @@ export interface RunningSpecProvider {
 /** How long stop() waits for calls in flight before cancelling them. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
+/** grpc-js's default limit of a received message. */
+const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
 const SERVICE_NAMES = ["registryfacade.SpecProvider", "facade.manage.v1.SpecManagementService"];
 
 export async function startSpecProvider(config: Config, logger: Logger): Promise<RunningSpecProvider> {
   const log = subsystemLogger(logger, "server");
   const ctx = await createAppContext(config, logger);
-  const server = new Server();
+  // A spec carrying a direct layer of the configured maximum must reach
+  // validation, not be cut off by the transport's default limit. (Readers
+  // of such specs need the same limit on their clients.)
+  const server = new Server({
+    "grpc.max_receive_message_length": Math.max(DEFAULT_MAX_MESSAGE_BYTES, config.specProvider.maxDirectContentBytes + 1024 * 1024),
+  });
   server.addService(SpecProviderService, specProviderService(ctx));
   server.addService(SpecManagementServiceService, specManagementService(ctx));
   // "" is the whole server, as grpc.health.v1 clients ask by default.

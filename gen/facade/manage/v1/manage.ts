@@ -33,7 +33,11 @@ export interface StoredSpec {
   spec?:
     | ImageSpec
     | undefined;
-  /** Increases on every write of this id; compare with expected_revision. */
+  /**
+   * Store-wide: every write (to any id) gets a higher revision, and a
+   * revision is never reused, not even after a delete. Compare with
+   * expected_revision.
+   */
   revision: bigint;
   updateTime?:
     | Date
@@ -103,6 +107,10 @@ export interface WatchSpecsResponse {
 export interface SpecEvent {
   kind: SpecEvent_Kind;
   id: string;
+  /**
+   * The revision of this change: of the write for KIND_PUT, of the delete
+   * itself for KIND_DELETE.
+   */
   revision: bigint;
   /** Set for KIND_PUT. */
   stored?: StoredSpec | undefined;
@@ -1260,7 +1268,8 @@ export const SpecManagementServiceService = {
   },
   /**
    * WatchSpecs streams every change from now on, optionally preceded by the
-   * current state.
+   * current state. It never ends by itself; when the server shuts down it
+   * ends with UNAVAILABLE, the signal to reconnect.
    */
   watchSpecs: {
     path: "/facade.manage.v1.SpecManagementService/WatchSpecs" as const,
@@ -1284,7 +1293,8 @@ export interface SpecManagementServiceServer extends UntypedServiceImplementatio
   listSpecs: handleUnaryCall<ListSpecsRequest, ListSpecsResponse>;
   /**
    * WatchSpecs streams every change from now on, optionally preceded by the
-   * current state.
+   * current state. It never ends by itself; when the server shuts down it
+   * ends with UNAVAILABLE, the signal to reconnect.
    */
   watchSpecs: handleServerStreamingCall<WatchSpecsRequest, WatchSpecsResponse>;
 }
@@ -1356,7 +1366,8 @@ export interface SpecManagementServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * WatchSpecs streams every change from now on, optionally preceded by the
-   * current state.
+   * current state. It never ends by itself; when the server shuts down it
+   * ends with UNAVAILABLE, the signal to reconnect.
    */
   watchSpecs(request: WatchSpecsRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchSpecsResponse>;
   watchSpecs(

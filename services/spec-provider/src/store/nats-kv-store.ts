@@ -33,7 +33,7 @@ export class NatsKvSpecStore implements SpecStore {
     private readonly kv: KV,
     private readonly logger: Logger,
   ) {
-    void this.followConnection();
+    this.followConnection().catch((err: unknown) => logger.error({ err }, "cannot follow the NATS connection status"));
   }
 
   static async open(servers: string[], bucket: string, logger: Logger): Promise<NatsKvSpecStore> {
