@@ -5,11 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials, makeGenericClientConstructor, status as Code, type ServiceError } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
+import { SpecManagementServiceClient } from "../../gen/facade/manage/v1/manage.ts";
 import { unaryCall } from "../../services/shared/grpc/client.ts";
 import { parseConfig } from "../../services/shared/config/load.ts";
 import { createLogger } from "../../services/shared/logging.ts";
 import { startSpecProvider } from "../../services/spec-provider/src/index.ts";
-import { freePort } from "../support/process.ts";
+import { freePort, startProcess } from "../support/process.ts";
 import { TestNatsServer } from "../support/nats.ts";
 import { startTestSpecProvider } from "../support/spec-provider.ts";
 import { EventCollector, failure, spec } from "./helpers.ts";
@@ -118,6 +119,36 @@ test("stop ends open watch streams with UNAVAILABLE and completes", async () => 
   assert.equal(watch.error?.code, Code.UNAVAILABLE);
 });
 
+test("stop lets a call in flight finish (the store stays open for it) and refuses new calls", async () => {
+  // Our own nats-server, so the test can freeze it: a GetSpec then waits on
+  // NATS inside the spec-provider, a call really in flight.
+  const dataDir = await mkdtemp(join(tmpdir(), "facade-nats-frozen-"));
+  const port = await freePort();
+  const nats = startProcess("nats-server", "nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dataDir]);
+  after(async () => {
+    nats.child.kill("SIGCONT");
+    await nats.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const sp = await waitForStart(() => startTestSpecProvider({ nats: { servers: [`nats://127.0.0.1:${port}`] } }));
+  await sp.put("ws-1", { baseRef: "alpine" });
+
+  nats.child.kill("SIGSTOP");
+  const inFlight = unaryCall(sp.client.getSpec.bind(sp.client), { id: "ws-1" });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  let stopped = false;
+  const stopping = sp.stop().then(() => (stopped = true));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(stopped, false, "stop waits for the call in flight");
+  const late = new SpecManagementServiceClient(sp.address, credentials.createInsecure());
+  assert.equal((await failure(unaryCall(late.getSpec.bind(late), { id: "ws-1" }))).code, Code.UNAVAILABLE, "no new calls once stopping");
+  late.close();
+
+  nats.child.kill("SIGCONT");
+  assert.equal((await inFlight).stored?.spec?.baseRef, "alpine");
+  await stopping;
+});
+
 test("the spec in a put reaches GetImageSpec of a second provider on the same NATS bucket (replicas share state)", async () => {
   const nats = await TestNatsServer.start();
   after(() => nats.dispose());
@@ -136,6 +167,19 @@ test("the spec in a put reaches GetImageSpec of a second provider on the same NA
     await b.stop();
   }
 });
+
+/** Retries a start until nats-server accepts connections. */
+async function waitForStart<T>(start: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await start();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
 
 async function waitForCode(call: () => Promise<unknown>, code: Code, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
