@@ -45,7 +45,7 @@ export class TestProcess {
   async stop(graceMs = 5000): Promise<void> {
     if (!this.running) return;
     this.child.kill("SIGTERM");
-    const timer = sleep(graceMs).then(() => "timeout" as const);
+    const timer = sleep(graceMs, undefined, { ref: false }).then(() => "timeout" as const);
     if ((await Promise.race([this.exited, timer])) === "timeout" && this.running) {
       this.child.kill("SIGKILL");
       await this.exited;
