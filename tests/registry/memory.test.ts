@@ -1,0 +1,137 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough, Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { request } from "undici";
+import tar from "tar-stream";
+import { image, type Layer } from "../support/images.ts";
+import { startProcess, waitUntil } from "../support/process.ts";
+import { UpstreamRegistry } from "../support/upstream-registry.ts";
+
+const LAYER_FILE_BYTES = 512 * 1024 * 1024;
+const CHUNK = randomBytes(1024 * 1024);
+
+/** A tar holding one 512 MiB file, produced chunk by chunk: never in memory as a whole. */
+function bigTar(): Readable {
+  const pack = tar.pack();
+  const entry = pack.entry({ name: "big.bin", size: LAYER_FILE_BYTES, mode: 0o644, mtime: new Date("2024-01-01T00:00:00Z") });
+  (async () => {
+    for (let written = 0; written < LAYER_FILE_BYTES; written += CHUNK.length) {
+      if (!entry.write(CHUNK)) await new Promise<void>((resolve) => entry.once("drain", () => resolve()));
+    }
+    await new Promise<void>((resolve) => entry.end(() => resolve()));
+    pack.finalize();
+  })().catch((err: Error) => pack.destroy(err));
+  return pack as unknown as Readable;
+}
+
+/** Streams the tar once to learn its digest and size, then again into the registry. */
+async function pushBigLayer(upstream: UpstreamRegistry, repo: string): Promise<Layer> {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of bigTar()) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  const digest = `sha256:${hash.digest("hex")}`;
+  await upstream.pushBlob(repo, digest, bigTar().pipe(new PassThrough()), size);
+  return { blob: Buffer.alloc(0), digest, diffId: digest, size, gzip: false };
+}
+
+async function rssKiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
+}
+
+test("a 512 MiB layer streams through the registry while its resident memory stays flat", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "facade-memory-"));
+  const upstream = await UpstreamRegistry.start();
+  try {
+    const big = await pushBigLayer(upstream, "big");
+    const built = image({ family: "oci", layers: [big] });
+    await upstream.pushBlob("big", built.configDigest, built.config);
+    await upstream.pushManifest("big", "1", built.manifest, built.mediaType);
+
+    const specFile = join(dir, "specs.json");
+    await writeFile(specFile, JSON.stringify({ big: { baseRef: `${upstream.host}/big:1` } }));
+    const configFile = join(dir, "config.json");
+    await writeFile(configFile, JSON.stringify({ logLevel: "info", registry: { port: 0, store: join(dir, "store"), fixedSpecFN: specFile } }));
+
+    // The registry as its own process, so its RSS is its own.
+    const registry = startProcess("registry", process.execPath, ["--import", "tsx", "services/registry/bin.ts", "--config", configFile]);
+    try {
+      let port = 0;
+      await waitUntil("registry listening", async () => {
+        const line = registry.log.split("\n").find((l) => l.includes('"registry listening"'));
+        if (line) port = (JSON.parse(line) as { port: number }).port;
+        return port > 0;
+      }, { process: registry });
+      const pid = registry.child.pid as number;
+      const base = `http://127.0.0.1:${port}/v2/fixed/big`;
+
+      const manifestRes = await request(`${base}/manifests/latest`);
+      assert.equal(manifestRes.statusCode, 200);
+      const manifest = (await manifestRes.body.json()) as { layers: Array<{ digest: string; size: number }> };
+      assert.equal(manifest.layers[0]?.digest, big.digest);
+
+      // Warm-up: a small blob request, then settle, so the baseline includes the code paths used.
+      await (await request(`${base}/blobs/${built.configDigest}`)).body.dump();
+      await sleep(300);
+      const baseline = await rssKiB(pid);
+
+      const samples: number[] = [];
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          samples.push(await rssKiB(pid));
+          await sleep(50);
+        }
+      })();
+
+      const started = Date.now();
+      const res = await request(`${base}/blobs/${big.digest}`);
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers["content-length"], String(big.size));
+      const hash = createHash("sha256");
+      let received = 0;
+      let paused = false;
+      for await (const chunk of res.body) {
+        hash.update(chunk as Buffer);
+        received += (chunk as Buffer).length;
+        if (!paused && received > 128 * 1024 * 1024) {
+          // A client that stops reading for a while: with backpressure the
+          // registry stops reading upstream too instead of buffering.
+          paused = true;
+          await sleep(1500);
+        }
+      }
+      const seconds = (Date.now() - started) / 1000;
+      sampling = false;
+      await sampler;
+
+      assert.equal(received, big.size);
+      assert.equal(`sha256:${hash.digest("hex")}`, big.digest);
+      const peak = Math.max(...samples);
+      const growthMiB = (peak - baseline) / 1024;
+      const report = `512 MiB layer: ${received} bytes in ${seconds.toFixed(1)} s; registry VmRSS baseline ${(baseline / 1024).toFixed(1)} MiB, peak ${(peak / 1024).toFixed(1)} MiB (+${growthMiB.toFixed(1)} MiB) over ${samples.length} samples`;
+      t.diagnostic(report);
+      t.diagnostic(`VmRSS samples (MiB, every 50 ms): ${samples.map((s) => Math.round(s / 1024)).join(" ")}`);
+      assert.ok(samples.length >= 10, "enough samples");
+      assert.ok(growthMiB < 64, report);
+      // Flat, not growing with the bytes sent: after the first quarter of
+      // the transfer (buffers and pools warmed up) RSS moves by little.
+      const settled = samples.slice(Math.floor(samples.length / 4));
+      const drift = (Math.max(...settled) - Math.min(...settled)) / 1024;
+      assert.ok(drift < 24, `RSS drifted ${drift.toFixed(1)} MiB during the transfer`);
+    } finally {
+      await registry.stop();
+    }
+  } finally {
+    await upstream.dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
