@@ -1,0 +1,75 @@
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../shared/config/load.ts";
+import type { Config } from "../shared/config/schema.ts";
+import { createLogger } from "../shared/logging.ts";
+import { startSpecProvider } from "../spec-provider/src/index.ts";
+import { startRegistry } from "../registry/src/index.ts";
+
+/**
+ * `npm start`: both services in one process on the embedded defaults (file
+ * store under .data/, loopback only), the registry asking this process's own
+ * spec-provider. Meant for trying the project out and for local development;
+ * production runs each service from its own bin.
+ */
+const { values } = parseArgs({ options: { config: { type: "string" } }, strict: true });
+
+let config: Config;
+try {
+  config = await loadConfig(values.config);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`registry-facade: ${err.message}\n`);
+  process.exit(2);
+}
+
+const logger = createLogger({ level: config.logLevel, service: "registry-facade" });
+let specProvider;
+let registry;
+try {
+  specProvider = await startSpecProvider(config, logger);
+  const wired: Config = {
+    ...config,
+    registry: {
+      ...config.registry,
+      remoteSpecProvider:
+        config.registry.remoteSpecProvider.length > 0 ? config.registry.remoteSpecProvider : [{ addr: `127.0.0.1:${specProvider.port}` }],
+    },
+  };
+  registry = await startRegistry(wired, logger);
+} catch (err) {
+  logger.fatal({ reason: (err as Error).message }, "cannot start");
+  await specProvider?.stop();
+  process.exit(1);
+}
+
+const registryAddr = `${config.registry.host}:${registry.port}`;
+const specProviderAddr = `${config.specProvider.host}:${specProvider.port}`;
+process.stdout.write(`
+registry-facade is running
+  registry       http://${registryAddr}${config.registry.prefix}/v2/
+  spec-provider  ${specProviderAddr} (gRPC)
+
+Try it:
+  npx facadectl --addr ${specProviderAddr} put demo --base docker.io/library/alpine:3.20 --ide docker.io/library/busybox:1.36
+  skopeo inspect --tls-verify=false docker://${registryAddr}/remote/demo:latest
+  skopeo copy --src-tls-verify=false docker://${registryAddr}/remote/demo:latest oci:/tmp/demo:latest
+
+Ctrl-C stops both services.
+`);
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.once(signal, () => {
+    logger.info({ signal }, "stopping");
+    // The registry first: it may still be asking the spec-provider.
+    registry
+      .stop()
+      .then(() => specProvider.stop())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, "unclean stop");
+          process.exit(1);
+        },
+      );
+  });
+}
