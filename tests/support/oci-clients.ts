@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -90,8 +90,10 @@ export class TestContainerd {
     return run("ctr", ["--address", this.socket, "--namespace", "facade-test", ...args]);
   }
 
+  /** Stops containerd and removes its root, state and socket directory. */
   async stop(): Promise<void> {
     await this.process.stop();
+    await rm(this.dir, { recursive: true, force: true });
   }
 }
 
