@@ -16,7 +16,14 @@ try {
 }
 
 const logger = createLogger({ level: config.logLevel, service: "spec-provider" });
-const provider = await startSpecProvider(config, logger);
+let provider;
+try {
+  provider = await startSpecProvider(config, logger);
+} catch (err) {
+  // E.g. NATS unreachable or the port taken: logged, not an unhandled rejection.
+  logger.fatal({ err }, "cannot start");
+  process.exit(1);
+}
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => {

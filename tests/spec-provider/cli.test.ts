@@ -27,7 +27,7 @@ before(async () => {
   sp = await startTestSpecProvider();
   dir = await mkdtemp(join(tmpdir(), "facadectl-"));
   // A blob server for --content-url without --size: facadectl HEADs it.
-  blobs = createServer((req, res) => {
+  blobs = createServer((_req, res) => {
     res.writeHead(200, { "content-length": "4242" });
     res.end();
   });

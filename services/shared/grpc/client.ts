@@ -6,10 +6,18 @@ type UnaryMethod<Req, Res> = (request: Req, metadata: Metadata, options: Partial
 /**
  * Calls a generated grpc-js client method and returns a promise; pass the
  * method bound to its client: unaryCall(client.getSpec.bind(client), {id}).
- * A failure rejects with the grpc-js ServiceError (see decodeServiceError).
+ * A failure rejects with the grpc-js ServiceError (see decodeServiceError);
+ * an aborted signal cancels the call (CANCELLED).
  */
-export function unaryCall<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, options: Partial<CallOptions> = {}): Promise<Res> {
+export function unaryCall<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, options: Partial<CallOptions> = {}, signal?: AbortSignal): Promise<Res> {
   return new Promise((resolve, reject) => {
-    method(request, new Metadata(), options, (err, response) => (err ? reject(err) : resolve(response)));
+    const call = method(request, new Metadata(), options, (err, response) => {
+      signal?.removeEventListener("abort", cancel);
+      if (err) reject(err);
+      else resolve(response);
+    });
+    const cancel = () => call.cancel();
+    if (signal?.aborted) cancel();
+    else signal?.addEventListener("abort", cancel, { once: true });
   });
 }

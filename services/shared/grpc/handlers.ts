@@ -74,7 +74,7 @@ export function serverStreamHandler<Req, Res>(method: string, logger: Logger, ha
 }
 
 function logFailure(logger: Logger, method: string, err: unknown, status: ErrorStatus, started: number): void {
-  const fields = { method, code: status.code, ms: elapsed(started) };
+  const fields = { method, code: Code[status.code], ms: elapsed(started) };
   // A bug gets its stack in the log; an outage a warning; an expected refusal
   // (unknown id, bad request) only a debug line, as it is the caller's business.
   if (status.internal) logger.error({ ...fields, err }, "call failed");

@@ -8,7 +8,8 @@ import { COMMANDS } from "./commands/index.ts";
 /**
  * facadectl: the operator's and developer's client of the spec-provider.
  * Exit status 0 on success, 1 when the call fails (the gRPC code and every
- * field violation go to stderr), 2 for wrong usage.
+ * field violation go to stderr), 2 for wrong usage, 130 when interrupted
+ * (except watch, for which an interrupt is the normal end).
  */
 export async function main(argv: string[]): Promise<number> {
   const command = findCommand(argv);
@@ -41,6 +42,8 @@ export async function main(argv: string[]): Promise<number> {
     });
     return 0;
   } catch (err) {
+    // Interrupted (Ctrl-C): the shell's convention, and nothing to explain.
+    if (interrupt.signal.aborted) return 130;
     process.stderr.write(`${describeFailure(command, err)}\n`);
     return err instanceof UsageError || isParseArgsError(err) ? 2 : 1;
   } finally {

@@ -11,7 +11,7 @@ export const del: Command = {
     if (id === undefined || extra.length > 0) throw new UsageError("delete takes exactly one workspace id");
     const expectedRevision = bigintOption("expected-revision", stringOption(input.values, "expected-revision"));
     const client = await input.client();
-    const { revision } = await unaryCall(client.deleteSpec.bind(client), { id, expectedRevision }, { deadline: input.deadline() });
+    const { revision } = await unaryCall(client.deleteSpec.bind(client), { id, expectedRevision }, { deadline: input.deadline() }, input.signal);
     input.out(input.json ? JSON.stringify({ id, revision: revision.toString() }) : `deleted ${id} (was revision ${revision})`);
   },
 };

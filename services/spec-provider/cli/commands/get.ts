@@ -11,7 +11,7 @@ export const get: Command = {
     const [id, ...extra] = input.args;
     if (id === undefined || extra.length > 0) throw new UsageError("get takes exactly one workspace id");
     const client = await input.client();
-    const { stored } = await unaryCall(client.getSpec.bind(client), { id }, { deadline: input.deadline() });
+    const { stored } = await unaryCall(client.getSpec.bind(client), { id }, { deadline: input.deadline() }, input.signal);
     input.out(input.json ? JSON.stringify(storedSpecJson(stored!)) : describeStoredSpec(stored!));
   },
 };

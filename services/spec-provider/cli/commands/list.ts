@@ -16,7 +16,7 @@ export const list: Command = {
     const specs: StoredSpec[] = [];
     let pageToken = "";
     do {
-      const page = await unaryCall(client.listSpecs.bind(client), { pageSize: PAGE_SIZE, pageToken }, { deadline: input.deadline() });
+      const page = await unaryCall(client.listSpecs.bind(client), { pageSize: PAGE_SIZE, pageToken }, { deadline: input.deadline() }, input.signal);
       specs.push(...page.specs);
       pageToken = page.nextPageToken;
     } while (pageToken !== "");

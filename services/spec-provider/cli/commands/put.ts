@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { ContentLayer, ImageSpec, RemoteContentLayer } from "../../../../gen/registryfacade/provider.ts";
 import { unaryCall } from "../../../shared/grpc/client.ts";
 import { MediaType } from "../../../shared/media-types.ts";
-import { bigintOption, stringList, stringOption, UsageError, type Command, type CommandInput, type OptionToken } from "../command.ts";
+import { bigintOption, stringList, stringOption, UsageError, type Command, type OptionToken } from "../command.ts";
 import { describeStoredSpec, storedSpecJson } from "../format.ts";
 
 export const put: Command = {
@@ -36,7 +36,7 @@ export const put: Command = {
     };
     const expectedRevision = bigintOption("expected-revision", stringOption(input.values, "expected-revision"));
     const client = await input.client();
-    const { stored } = await unaryCall(client.putSpec.bind(client), { id, spec, expectedRevision }, { deadline: input.deadline() });
+    const { stored } = await unaryCall(client.putSpec.bind(client), { id, spec, expectedRevision }, { deadline: input.deadline() }, input.signal);
     input.out(input.json ? JSON.stringify(storedSpecJson(stored!)) : describeStoredSpec(stored!));
   },
 };

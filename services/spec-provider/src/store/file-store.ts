@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rename, rm, unlink } from "node:fs/prom
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { ImageSpec } from "../../../../gen/registryfacade/provider.ts";
-import { NotFoundError, PreconditionError, UnavailableError } from "../../../shared/grpc/errors.ts";
+import { NotFoundError, UnavailableError } from "../../../shared/grpc/errors.ts";
 import type { Logger } from "../../../shared/logging.ts";
 import { assertWorkspaceId } from "../workspace-id.ts";
 import { recordFromJson, recordToJson } from "./record-json.ts";
