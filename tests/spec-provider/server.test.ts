@@ -61,6 +61,23 @@ test("file store: specs and revisions survive a restart on the same directory", 
   }
 });
 
+test("file store: a directory without its REVISION file continues above the highest stored revision", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "facade-specs-norev-"));
+  after(() => rm(dir, { recursive: true, force: true }));
+  const first = await startTestSpecProvider({ dir });
+  await first.put("ws-a", { baseRef: "alpine" });
+  const high = await first.put("ws-a", { baseRef: "alpine:3" });
+  await first.stop();
+  await rm(join(dir, "REVISION"));
+
+  const second = await startTestSpecProvider({ dir });
+  try {
+    assert.ok((await second.put("ws-a", { baseRef: "alpine:4" })).revision > high.revision);
+  } finally {
+    await second.stop();
+  }
+});
+
 test("nats-kv store: specs survive a restart of both NATS and the spec-provider, and an outage is UNAVAILABLE", async () => {
   const nats = await TestNatsServer.start();
   after(() => nats.dispose());

@@ -50,8 +50,16 @@ export class FileSpecStore implements SpecStore {
     } catch (err) {
       if (!isNoEntry(err)) throw err;
     }
-    logger.info({ dir, lastRevision: lastRevision.toString() }, "file spec store opened");
-    return new FileSpecStore(dir, lastRevision);
+    const store = new FileSpecStore(dir, lastRevision);
+    // Without REVISION (a new directory, or specs copied in by hand) the
+    // counter starts above every stored revision, so revisions still only grow.
+    if (lastRevision === 0n) {
+      for (const record of await store.list("", Number.MAX_SAFE_INTEGER)) {
+        if (record.revision > store.lastRevision) store.lastRevision = record.revision;
+      }
+    }
+    logger.info({ dir, lastRevision: store.lastRevision.toString() }, "file spec store opened");
+    return store;
   }
 
   async get(id: string): Promise<StoredRecord> {
