@@ -102,8 +102,9 @@ test("a corrupted config or manifest upstream fails composition with 502, never 
   await facade.stop();
   facade = await startFacade(world, { fixedSpecFN: join(world.dir, "corrupt-specs.json") }, { withStatic: false });
   const config = world.images["baseDocker"]?.configDigest as string;
-  const manifestTag = "/v2/base/docker/manifests/1";
-  for (const target of [manifestTag, `/blobs/${config}`]) {
+  // The tag is resolved with a HEAD, the manifest then fetched by digest.
+  const manifestByDigest = `/v2/base/docker/manifests/${world.images["baseDocker"]?.manifestDigest}`;
+  for (const target of [manifestByDigest, `/blobs/${config}`]) {
     proxy.corrupt.add(target);
     try {
       const res = await fetch(`http://${facade.host}/v2/fixed/dockerbase/manifests/latest`);

@@ -60,7 +60,7 @@ async function resolve(client: UpstreamClient, ref: string, platform: PlatformCo
     throw err;
   }
   const repo: UpstreamRepo = { host: registryHost(parsed), repository: parsed.path };
-  let doc = await client.manifest(repo, manifestReference(parsed));
+  let doc = await client.manifest(repo, parsed.digest ?? (await client.resolveTag(repo, manifestReference(parsed))));
   let manifest = parseJson(doc.bytes, `manifest of ${ref}`);
   let kind = manifestKind(manifest, doc.mediaType);
 

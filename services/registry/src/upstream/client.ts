@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { Agent, interceptors, type Dispatcher } from "undici";
 import { LRUCache } from "lru-cache";
-import { digestOf } from "../../../shared/digest.ts";
+import { digestOf, isDigest } from "../../../shared/digest.ts";
 import { isLoopbackHost } from "../../../shared/image-ref.ts";
 import { MANIFEST_ACCEPT } from "../../../shared/media-types.ts";
 import { RegistryError, unavailable, type ErrorCodeName } from "../errors.ts";
@@ -67,21 +67,33 @@ export class UpstreamClient {
   }
 
   /**
-   * A manifest or index by tag or digest. By digest the bytes must hash to it;
-   * by tag they must match the Docker-Content-Digest the upstream claims.
+   * The digest a tag points to now. A HEAD is enough (and not rate-limited by
+   * Docker Hub); a registry that sends no Docker-Content-Digest gets a GET,
+   * whose verified bytes are cached. This is the seam a tag cache goes into.
    */
-  async manifest(repo: UpstreamRepo, reference: string): Promise<FetchedDocument> {
-    const byDigest = reference.startsWith("sha256:");
-    const cached = byDigest ? this.documents.get(reference) : undefined;
-    if (cached) return { bytes: cached, digest: reference, mediaType: mediaTypeOf(cached) };
-
-    const path = `/v2/${repo.repository}/manifests/${reference}`;
+  async resolveTag(repo: UpstreamRepo, tag: string): Promise<string> {
+    const path = `/v2/${repo.repository}/manifests/${tag}`;
+    const head = await this.send(repo, path, { accept: MANIFEST_ACCEPT }, this.agent, "MANIFEST_UNKNOWN", undefined, "HEAD");
+    await head.body.dump();
+    const claimed = headerValue(head.headers["docker-content-digest"]);
+    if (claimed !== undefined && isDigest(claimed)) return claimed;
     const res = await this.send(repo, path, { accept: MANIFEST_ACCEPT }, this.agent, "MANIFEST_UNKNOWN");
     const bytes = await readLimited(res.body, MAX_DOCUMENT_BYTES, `${repo.host}${path}`);
     const digest = digestOf(bytes);
-    const claimed = byDigest ? reference : headerValue(res.headers["docker-content-digest"]);
-    if (claimed !== undefined && claimed !== digest) {
-      throw new RegistryError("UPSTREAM_INVALID", "upstream manifest does not match its digest", { host: repo.host, repository: repo.repository, reference, expected: claimed, actual: digest });
+    this.documents.set(digest, bytes);
+    return digest;
+  }
+
+  /** A manifest or index by digest, verified against it (and then cached: it cannot change). */
+  async manifest(repo: UpstreamRepo, digest: string): Promise<FetchedDocument> {
+    const cached = this.documents.get(digest);
+    if (cached) return { bytes: cached, digest, mediaType: mediaTypeOf(cached) };
+    const path = `/v2/${repo.repository}/manifests/${digest}`;
+    const res = await this.send(repo, path, { accept: MANIFEST_ACCEPT }, this.agent, "MANIFEST_UNKNOWN");
+    const bytes = await readLimited(res.body, MAX_DOCUMENT_BYTES, `${repo.host}${path}`);
+    const actual = digestOf(bytes);
+    if (actual !== digest) {
+      throw new RegistryError("UPSTREAM_INVALID", "upstream manifest does not match its digest", { host: repo.host, repository: repo.repository, expected: digest, actual });
     }
     this.documents.set(digest, bytes);
     const contentType = headerValue(res.headers["content-type"])?.split(";")[0]?.trim() ?? "";
@@ -139,12 +151,12 @@ export class UpstreamClient {
    * One request with the auth seam: headers first, and on a 401 one retry
    * when the auth step says fresh credentials are worth it.
    */
-  private async send(repo: UpstreamRepo, path: string, extra: Record<string, string>, dispatcher: Dispatcher, notFound: ErrorCodeName, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
+  private async send(repo: UpstreamRepo, path: string, extra: Record<string, string>, dispatcher: Dispatcher, notFound: ErrorCodeName, signal?: AbortSignal, method: "GET" | "HEAD" = "GET"): Promise<Dispatcher.ResponseData> {
     const scope: AuthScope = { host: repo.host, repository: repo.repository };
     for (let attempt = 0; ; attempt++) {
       let res: Dispatcher.ResponseData;
       try {
-        res = await dispatcher.request({ origin: this.origin(repo.host), path, method: "GET", headers: { ...extra, ...(await this.auth.headers(scope)) }, signal });
+        res = await dispatcher.request({ origin: this.origin(repo.host), path, method, headers: { ...extra, ...(await this.auth.headers(scope)) }, signal });
       } catch (err) {
         if (signal?.aborted) throw err;
         throw unreachable(repo.host, err);
