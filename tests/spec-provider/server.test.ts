@@ -19,18 +19,20 @@ import { EventCollector, failure, spec } from "./helpers.ts";
 
 const HealthClient = makeGenericClientConstructor(healthService, "grpc.health.v1.Health");
 
+function healthStatus(health: InstanceType<typeof HealthClient>, service = ""): Promise<string> {
+  return new Promise((resolve, reject) =>
+    health.check!({ service }, (err: ServiceError | null, res: { status: string }) => (err ? reject(err) : resolve(res.status))),
+  );
+}
+
 test("the health service answers SERVING for the server and both services", async () => {
   const sp = await startTestSpecProvider();
   const health = new HealthClient(sp.address, credentials.createInsecure());
   try {
-    const check = (service: string) =>
-      new Promise<{ status: string }>((resolve, reject) =>
-        health.check!({ service }, (err: ServiceError | null, res: { status: string }) => (err ? reject(err) : resolve(res))),
-      );
     for (const service of ["", "registryfacade.SpecProvider", "facade.manage.v1.SpecManagementService"]) {
-      assert.equal((await check(service)).status, "SERVING", `service ${JSON.stringify(service)}`);
+      assert.equal(await healthStatus(health, service), "SERVING", `service ${JSON.stringify(service)}`);
     }
-    const unknown = await failure(check("nope"));
+    const unknown = await failure(healthStatus(health, "nope"));
     assert.equal(unknown.code, Code.NOT_FOUND);
   } finally {
     health.close();
@@ -78,7 +80,7 @@ test("file store: a directory without its REVISION file continues above the high
   }
 });
 
-test("nats-kv store: specs survive a restart of both NATS and the spec-provider, and an outage is UNAVAILABLE", async () => {
+test("nats-kv store: specs survive a restart of both NATS and the spec-provider; an outage is UNAVAILABLE and NOT_SERVING", async () => {
   const nats = await TestNatsServer.start();
   after(() => nats.dispose());
   const first = await startTestSpecProvider({ nats: { servers: [nats.url] } });
@@ -91,13 +93,19 @@ test("nats-kv store: specs survive a restart of both NATS and the spec-provider,
     const get = () => unaryCall(sp.client.getSpec.bind(sp.client), { id: "ws-kept" }, { deadline: Date.now() + 10_000 });
     assert.deepEqual((await get()).stored?.spec, kept.spec);
 
+    const health = new HealthClient(sp.address, credentials.createInsecure());
+    after(() => health.close());
+    assert.equal(await healthStatus(health), "SERVING");
+
     await nats.stop();
     // The registry must tell "try again" from "no such workspace".
     await waitForCode(get, Code.UNAVAILABLE);
     assert.equal((await failure(sp.put("ws-new", { baseRef: "alpine" }))).code, Code.UNAVAILABLE);
+    assert.equal(await healthStatus(health), "NOT_SERVING");
     await nats.restart();
     await waitForCode(get, Code.OK);
     assert.equal((await sp.put("ws-new", { baseRef: "alpine" })).id, "ws-new");
+    assert.equal(await healthStatus(health), "SERVING");
   } finally {
     await sp.stop();
   }

@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
-import { HealthImplementation } from "grpc-health-check";
 import { SpecManagementServiceService } from "../../../gen/facade/manage/v1/manage.ts";
 import { SpecProviderService } from "../../../gen/registryfacade/provider.ts";
 import type { Config, SpecProviderConfig } from "../../shared/config/schema.ts";
 import { subsystemLogger, type Logger } from "../../shared/logging.ts";
 import { createAppContext } from "./context.ts";
+import { addHealthService } from "./health.ts";
 import { specManagementService, specProviderService } from "./rpc/index.ts";
 
 export interface RunningSpecProvider {
@@ -21,8 +21,6 @@ const SHUTDOWN_GRACE_MS = 10_000;
 /** grpc-js's default limit of a received message. */
 const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
-const SERVICE_NAMES = ["registryfacade.SpecProvider", "facade.manage.v1.SpecManagementService"];
-
 export async function startSpecProvider(config: Config, logger: Logger): Promise<RunningSpecProvider> {
   const log = subsystemLogger(logger, "server");
   const ctx = await createAppContext(config, logger);
@@ -34,9 +32,7 @@ export async function startSpecProvider(config: Config, logger: Logger): Promise
   });
   server.addService(SpecProviderService, specProviderService(ctx));
   server.addService(SpecManagementServiceService, specManagementService(ctx));
-  // "" is the whole server, as grpc.health.v1 clients ask by default.
-  const health = new HealthImplementation(Object.fromEntries(["", ...SERVICE_NAMES].map((name) => [name, "SERVING" as const])));
-  health.addToServer(server);
+  const health = addHealthService(server, ctx.store);
 
   let port: number;
   try {
@@ -49,7 +45,7 @@ export async function startSpecProvider(config: Config, logger: Logger): Promise
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
-    for (const name of ["", ...SERVICE_NAMES]) health.setStatus(name, "NOT_SERVING");
+    health.stopping();
     // Watch streams never end by themselves, and tryShutdown waits for every
     // open call; the store stays open until the unary calls are done.
     ctx.endStreams();

@@ -27,6 +27,7 @@ const DELETE_ATTEMPTS = 5;
 export class NatsKvSpecStore implements SpecStore {
   /** False while the client is reconnecting: calls then fail at once instead of waiting out a timeout. */
   private connected = true;
+  private readonly availabilityListeners: Array<(available: boolean) => void> = [];
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -133,6 +134,10 @@ export class NatsKvSpecStore implements SpecStore {
     if (!options.signal.aborted) throw new UnavailableError("the NATS watch ended (connection closed)");
   }
 
+  onAvailabilityChange(listener: (available: boolean) => void): void {
+    this.availabilityListeners.push(listener);
+  }
+
   async close(): Promise<void> {
     await this.nc.drain();
   }
@@ -157,13 +162,18 @@ export class NatsKvSpecStore implements SpecStore {
     }
   }
 
+  private setConnected(connected: boolean): void {
+    this.connected = connected;
+    for (const listener of this.availabilityListeners) listener(connected);
+  }
+
   private async followConnection(): Promise<void> {
     for await (const status of this.nc.status()) {
       if (status.type === "disconnect") {
-        this.connected = false;
+        this.setConnected(false);
         this.logger.warn({ server: status.server }, "disconnected from NATS");
       } else if (status.type === "reconnect") {
-        this.connected = true;
+        this.setConnected(true);
         this.logger.info({ server: status.server }, "reconnected to NATS");
       }
     }

@@ -27,6 +27,11 @@ export interface SpecStore {
    * includeInitial (as put events), until signal aborts.
    */
   watch(options: { includeInitial: boolean; signal: AbortSignal }): AsyncIterable<StoreEvent>;
+  /**
+   * For backends that can go away (NATS): called with false on losing the
+   * connection and true on regaining it, so health can report NOT_SERVING.
+   */
+  onAvailabilityChange?(listener: (available: boolean) => void): void;
   close(): Promise<void>;
 }
 
