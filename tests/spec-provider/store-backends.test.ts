@@ -186,5 +186,26 @@ for (const backend of [fileBackend(), natsBackend()]) {
       await live.cancel();
       await initial.cancel();
     });
+
+    withProvider("the initial state of a watch holds the existing specs only, not the deleted ones", async () => {
+      await put("ws-a");
+      await put("ws-b");
+      // The delete is the last write, the case a naive reading of the KV watch gets wrong.
+      await del("ws-b");
+      const watch = new EventCollector(sp.client.watchSpecs({ includeInitial: true }));
+      await watch.waitFor(1);
+      // Events arrive in order: once the marker is seen, anything wrong would have come before it.
+      let marker = 0;
+      while (!watch.events.some((e) => e.id.startsWith("ws-marker"))) {
+        await put(`ws-marker-${marker++}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const firstMarker = watch.events.findIndex((e) => e.id.startsWith("ws-marker"));
+      assert.deepEqual(
+        watch.events.slice(0, firstMarker).map((e) => [e.kind, e.id]),
+        [[SpecEvent_Kind.KIND_PUT, "ws-a"]],
+      );
+      await watch.cancel();
+    });
   });
 }

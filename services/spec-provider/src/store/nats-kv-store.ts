@@ -118,14 +118,18 @@ export class NatsKvSpecStore implements SpecStore {
   }
 
   async *watch(options: { includeInitial: boolean; signal: AbortSignal }): AsyncIterable<StoreEvent> {
+    // Entries up to this revision are the initial state, in which a delete
+    // marker is a spec that no longer exists rather than a change. (The
+    // client's isUpdate flag cannot tell: it marks the last initial entry
+    // as an update.)
+    const initialUpTo = options.includeInitial ? await this.call(async () => (await this.kv.status()).streamInfo.state.last_seq) : 0;
     const entries = await this.call(() => this.kv.watch({ include: options.includeInitial ? KvWatchInclude.LastValue : KvWatchInclude.UpdatesOnly }));
     const stop = () => entries.stop();
     options.signal.addEventListener("abort", stop, { once: true });
     try {
       for await (const entry of entries) {
         if (entry.operation === "PUT") yield { kind: "put", record: recordOf(entry) };
-        // Delete markers in the initial state are specs that no longer exist.
-        else if (entry.isUpdate) yield { kind: "delete", id: entry.key, revision: BigInt(entry.revision) };
+        else if (entry.revision > initialUpTo) yield { kind: "delete", id: entry.key, revision: BigInt(entry.revision) };
       }
     } finally {
       options.signal.removeEventListener("abort", stop);
