@@ -48,8 +48,12 @@ export function decodeServiceError(err: ServiceError): DecodedError {
   const fieldViolations: FieldViolation[] = [];
   for (const value of err.metadata?.get(STATUS_DETAILS_KEY) ?? []) {
     if (typeof value === "string") continue;
-    for (const detail of Status.decode(value).details) {
-      if (detail.typeUrl === BAD_REQUEST_TYPE_URL) fieldViolations.push(...BadRequest.decode(detail.value).fieldViolations);
+    try {
+      for (const detail of Status.decode(value).details) {
+        if (detail.typeUrl === BAD_REQUEST_TYPE_URL) fieldViolations.push(...BadRequest.decode(detail.value).fieldViolations);
+      }
+    } catch {
+      // Undecodable details (another server's bug) leave the code and message, which are what matter.
     }
   }
   return { code: err.code, codeName: Code[err.code] ?? String(err.code), message: err.details, fieldViolations };
