@@ -34,6 +34,8 @@ export interface ComposeDeps {
   staticLayers: readonly StaticLayer[];
 }
 
+type AddOn = { kind: "image"; ref: string; role: string } | { kind: "file"; layer: StaticFileLayer };
+
 interface AddedLayer extends ComposedLayer {
   diffId: string;
   createdBy: string;
@@ -50,19 +52,20 @@ const UNCOMPRESSED_LAYER_TYPES: ReadonlySet<string> = new Set([MediaType.ociLaye
  */
 export async function compose(spec: ImageSpec, deps: ComposeDeps): Promise<Composition> {
   if (spec.baseRef === "") throw compositionFailed("the spec has no base_ref");
-  const imageRefs: Array<{ ref: string; role: string } | { file: StaticFileLayer }> = [
-    ...deps.staticLayers.map((s) => (s.type === "image" ? { ref: s.ref, role: "static layer image" } : { file: s.layer })),
-    { ref: spec.ideRef, role: "ide" },
-    { ref: spec.supervisorRef, role: "supervisor" },
-    ...spec.ideLayerRef.map((ref) => ({ ref, role: "ide layer" })),
-  ].filter((e) => !("ref" in e) || e.ref !== "");
+  // The add-ons in layer order: static layers, then the IDE, supervisor and IDE layer images.
+  const candidates: AddOn[] = [
+    ...deps.staticLayers.map((s): AddOn => (s.type === "image" ? { kind: "image", ref: s.ref, role: "static layer image" } : { kind: "file", layer: s.layer })),
+    { kind: "image", ref: spec.ideRef, role: "ide" },
+    { kind: "image", ref: spec.supervisorRef, role: "supervisor" },
+    ...spec.ideLayerRef.map((ref): AddOn => ({ kind: "image", ref, role: "ide layer" })),
+  ];
+  const addOns = candidates.filter((a) => a.kind === "file" || a.ref !== "");
 
-  // Every image is resolved concurrently; order is restored below.
-  const [base, ...addOns] = await Promise.all([
+  // Every image is resolved concurrently; the order stays that of addOns.
+  const [base, resolved] = await Promise.all([
     resolveImage(deps.client, spec.baseRef, deps.platform),
-    ...imageRefs.map((e) => ("ref" in e ? resolveImage(deps.client, e.ref, deps.platform) : Promise.resolve(e.file))),
+    Promise.all(addOns.map((a) => (a.kind === "image" ? resolveImage(deps.client, a.ref, deps.platform) : undefined))),
   ]);
-  if (base === undefined || !("family" in base)) throw compositionFailed("base image unresolved");
   const baseDiffIds = base.config.rootfs?.diff_ids;
   if (!Array.isArray(baseDiffIds) || baseDiffIds.length !== base.layers.length) {
     throw compositionFailed(`${spec.baseRef}: config rootfs.diff_ids does not match the manifest's layers`);
@@ -71,12 +74,13 @@ export async function compose(spec: ImageSpec, deps: ComposeDeps): Promise<Compo
   const added: AddedLayer[] = [];
   const addOnEnvs: string[][] = [];
   addOns.forEach((addOn, i) => {
-    const role = (imageRefs[i] as { role?: string }).role ?? "static file layer";
-    if ("family" in addOn) {
-      added.push(...imageLayers(addOn, role));
-      addOnEnvs.push(addOn.config.config?.Env ?? []);
-    } else {
-      added.push({ descriptor: { mediaType: MediaType.ociLayerGzip, digest: addOn.digest, size: addOn.size }, source: { kind: "file", path: addOn.path }, diffId: addOn.diffId, createdBy: "registry-facade: static file layer" });
+    const image = resolved[i];
+    if (addOn.kind === "image" && image) {
+      added.push(...imageLayers(image, addOn.role));
+      addOnEnvs.push(image.config.config?.Env ?? []);
+    } else if (addOn.kind === "file") {
+      const { layer } = addOn;
+      added.push({ descriptor: { mediaType: MediaType.ociLayerGzip, digest: layer.digest, size: layer.size }, source: { kind: "file", path: layer.path }, diffId: layer.diffId, createdBy: "registry-facade: static file layer" });
     }
   });
   for (const [i, layer] of spec.contentLayer.entries()) {
