@@ -87,6 +87,17 @@ test("a base layer corrupted upstream: the client gets an error, never the compl
   assert.equal(sha256(good.received), layer.digest);
 });
 
+test("HEAD on an upstream blob answers from the record: nothing reaches the upstream", async () => {
+  const layer = (await manifest("base")).layers[1] as { digest: string; size: number };
+  const before = proxy.requests.length;
+  const head = await fetch(`http://${facade.host}/v2/fixed/base/blobs/${layer.digest}`, { method: "HEAD" });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get("content-length"), String(layer.size));
+  assert.deepEqual(proxy.requests.slice(before), []);
+  await (await fetch(`http://${facade.host}/v2/fixed/base/blobs/${layer.digest}`)).arrayBuffer();
+  assert.deepEqual(proxy.requests.slice(before), [`GET /v2/base/oci/blobs/${layer.digest}`], "a GET does reach it");
+});
+
 test("a remote content layer whose URL serves wrong bytes is cut off too", async () => {
   const layer = (await manifest("remote")).layers.at(-1) as { digest: string; size: number };
   assert.equal(layer.digest, world.remoteLayer.digest);
@@ -117,4 +128,39 @@ test("a corrupted config or manifest upstream fails composition with 502, never 
     }
   }
   assert.equal((await fetch(`http://${facade.host}/v2/fixed/dockerbase/manifests/latest`)).status, 200);
+});
+
+test("a client that disconnects mid-blob aborts the request to the content URL", async () => {
+  const size = 64 * 1024 * 1024;
+  const chunk = Buffer.alloc(256 * 1024, 7);
+  const url = world.content.putSlow("/layers/slow.tar", size, chunk, 20);
+  // The digest does not matter: the transfer is abandoned long before the end.
+  const digest = sha256("slow layer");
+  const specFile = join(world.dir, "slow-specs.json");
+  await writeFile(specFile, JSON.stringify({ slow: { baseRef: world.refs["baseOci"], contentLayer: [{ remote: { url, digest, diffId: "", mediaType: "application/vnd.oci.image.layer.v1.tar", size: String(size) } }] } }));
+  const f = await startFacade(world, { fixedSpecFN: specFile }, { withStatic: false });
+  try {
+    assert.equal((await fetch(`http://${f.host}/v2/fixed/slow/manifests/latest`)).status, 200);
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest(`http://${f.host}/v2/fixed/slow/blobs/${digest}`, (res) => {
+        let received = 0;
+        res.on("data", (c: Buffer) => {
+          received += c.length;
+          if (received > 1024 * 1024) {
+            req.destroy();
+            resolve();
+          }
+        });
+        res.on("error", () => undefined);
+      });
+      req.on("error", () => undefined);
+      req.setTimeout(10_000, () => reject(new Error("no data")));
+      req.end();
+    });
+    const deadline = Date.now() + 5000;
+    while (!world.content.abandoned.includes("/layers/slow.tar") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(world.content.abandoned, ["/layers/slow.tar"], "the upstream response was cut, not read to the end");
+  } finally {
+    await f.stop();
+  }
 });

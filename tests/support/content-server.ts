@@ -8,7 +8,10 @@ import type { AddressInfo } from "node:net";
  */
 export class ContentServer {
   private readonly files = new Map<string, Buffer>();
+  private readonly slow = new Map<string, { size: number; chunk: Buffer; delayMs: number }>();
   readonly requests: Array<{ path: string; range: string | undefined }> = [];
+  /** Paths of slow responses whose client went away before the end. */
+  readonly abandoned: string[] = [];
 
   private constructor(private readonly server: Server) {}
 
@@ -31,9 +34,34 @@ export class ContentServer {
     return `${this.url}${path}`;
   }
 
+  /** Serves size bytes of chunk repeated, one chunk every delayMs: a slow upstream. */
+  putSlow(path: string, size: number, chunk: Buffer, delayMs: number): string {
+    this.slow.set(path, { size, chunk, delayMs });
+    return `${this.url}${path}`;
+  }
+
   private handle(req: IncomingMessage, res: import("node:http").ServerResponse): void {
     const path = (req.url ?? "").split("?")[0] ?? "";
     this.requests.push({ path, range: req.headers.range });
+    const slow = this.slow.get(path);
+    if (slow) {
+      res.writeHead(200, { "content-length": slow.size });
+      let sent = 0;
+      const timer = setInterval(() => {
+        const n = Math.min(slow.chunk.length, slow.size - sent);
+        res.write(slow.chunk.subarray(0, n));
+        sent += n;
+        if (sent >= slow.size) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, slow.delayMs);
+      res.on("close", () => {
+        clearInterval(timer);
+        if (sent < slow.size) this.abandoned.push(path);
+      });
+      return;
+    }
     const bytes = this.files.get(path);
     if (!bytes) {
       res.writeHead(404).end();

@@ -11,6 +11,8 @@ import { Transform } from "node:stream";
 export class CorruptingProxy {
   /** Substrings of request paths whose answer bodies get a flipped byte. */
   readonly corrupt = new Set<string>();
+  /** Every request passed on, as "METHOD path". */
+  readonly requests: string[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -21,6 +23,7 @@ export class CorruptingProxy {
     const [host = "", port = ""] = targetHost.split(":");
     let self: CorruptingProxy | undefined;
     const server = createServer((req, res) => {
+      self?.requests.push(`${req.method} ${req.url}`);
       const upstream = request({ host, port: Number(port), method: req.method, path: req.url, headers: { ...req.headers, host: targetHost } }, (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
         const path = req.url ?? "";
