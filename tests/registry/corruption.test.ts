@@ -164,3 +164,17 @@ test("a client that disconnects mid-blob aborts the request to the content URL",
     await f.stop();
   }
 });
+
+test("concurrent pulls of one workspace share one composition", async () => {
+  const f = await startFacade(world, { fixedSpecFN: join(world.dir, "corrupt-specs.json") }, { withStatic: false });
+  try {
+    const before = proxy.requests.length;
+    const answers = await Promise.all(Array.from({ length: 10 }, () => fetch(`http://${f.host}/v2/fixed/dockerbase/manifests/latest`)));
+    const digests = new Set(answers.map((r) => r.headers.get("docker-content-digest")));
+    assert.deepEqual(answers.map((r) => r.status), Array(10).fill(200));
+    assert.equal(digests.size, 1);
+    assert.deepEqual(proxy.requests.slice(before).filter((r) => r.startsWith("HEAD /v2/base/docker/manifests/")), ["HEAD /v2/base/docker/manifests/1"], "the tag was resolved once");
+  } finally {
+    await f.stop();
+  }
+});

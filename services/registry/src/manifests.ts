@@ -1,7 +1,9 @@
+import { ImageSpec } from "../../../gen/registryfacade/provider.ts";
+import { digestOf } from "../../shared/digest.ts";
 import type { Logger } from "../../shared/logging.ts";
 import { accepts, type Accepted } from "./accept.ts";
 import { compose, type ComposeDeps } from "./compose/compose.ts";
-import { renderAll, type RenderedManifest } from "./compose/render.ts";
+import { renderAll, type RenderedManifest, type Rendering } from "./compose/render.ts";
 import { RegistryError } from "./errors.ts";
 import type { Repository } from "./names.ts";
 import type { SpecSource } from "./specs/source.ts";
@@ -19,6 +21,8 @@ export interface ServedManifest {
  * registry composed for that very repository, straight from the store.
  */
 export class ManifestService {
+  private readonly inFlight = new Map<string, Promise<Rendering[]>>();
+
   constructor(
     private readonly specs: Record<Repository["kind"], SpecSource>,
     private readonly deps: ComposeDeps,
@@ -29,6 +33,28 @@ export class ManifestService {
   async byTag(repo: Repository, accepted: Accepted): Promise<ServedManifest> {
     const spec = await this.specs[repo.kind].get(repo.key);
     if (spec === undefined) throw new RegistryError("MANIFEST_UNKNOWN", "no image spec for this repository", { name: repo.name });
+    const renderings = await this.composeOnce(repo, spec);
+    const rendered = renderings.filter((r): r is RenderedManifest => "bytes" in r);
+    const chosen = rendered.find((r) => accepts(accepted, r.mediaType));
+    if (!chosen) throw notAcceptable(accepted, renderings.map((r) => ("unrenderable" in r ? r.unrenderable : `${r.mediaType} not accepted`)));
+    return chosen;
+  }
+
+  /**
+   * Concurrent pulls of the same spec under the same name (a fleet of
+   * workspaces starting at once) share one composition.
+   */
+  private composeOnce(repo: Repository, spec: ImageSpec): Promise<Rendering[]> {
+    const key = `${repo.name} ${digestOf(ImageSpec.encode(spec).finish())}`;
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      pending = this.composeAndStore(repo, spec).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async composeAndStore(repo: Repository, spec: ImageSpec): Promise<Rendering[]> {
     const composition = await compose(spec, this.deps);
     const renderings = renderAll(composition);
     const rendered = renderings.filter((r): r is RenderedManifest => "bytes" in r);
@@ -40,11 +66,8 @@ export class ManifestService {
     const blobs: RepositoryRecord["blobs"] = { [composition.config.digest]: { size: composition.config.bytes.length, source: { kind: "store" } } };
     for (const { descriptor, source } of composition.layers) blobs[descriptor.digest] ??= { size: descriptor.size, source };
     await this.store.addToRepository(repo.name, Object.fromEntries(rendered.map((r) => [r.digest, { mediaType: r.mediaType, size: r.bytes.length }])), blobs);
-
-    const chosen = rendered.find((r) => accepts(accepted, r.mediaType));
-    if (!chosen) throw notAcceptable(accepted, renderings.map((r) => ("unrenderable" in r ? r.unrenderable : `${r.mediaType} not accepted`)));
-    this.logger.debug({ name: repo.name, digest: chosen.digest, layers: composition.layers.length }, "composed");
-    return chosen;
+    this.logger.debug({ name: repo.name, digests: rendered.map((r) => r.digest), layers: composition.layers.length }, "composed");
+    return renderings;
   }
 
   async byDigest(repo: Repository, digest: string, accepted: Accepted): Promise<ServedManifest> {
