@@ -2,9 +2,13 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { request } from "undici";
 import { freePort, startProcess, waitUntil, type TestProcess } from "./process.ts";
 import type { BuiltImage, BuiltIndex } from "./images.ts";
+
+const exec = promisify(execFile);
 
 /** A real distribution registry (Debian's docker-registry) on a loopback port of its own. */
 export class UpstreamRegistry {
@@ -12,6 +16,8 @@ export class UpstreamRegistry {
     readonly port: number,
     private readonly dir: string,
     private readonly process: TestProcess,
+    /** Authorization header for the test's own pushes when basic auth is on. */
+    private readonly authorization: Record<string, string>,
   ) {}
 
   /** host:port as it appears in image references. */
@@ -23,31 +29,38 @@ export class UpstreamRegistry {
     return `http://${this.host}`;
   }
 
-  static async start(): Promise<UpstreamRegistry> {
+  /** With basic, the registry requires that user and password (htpasswd, bcrypt) for every request. */
+  static async start(options: { basic?: { user: string; password: string } } = {}): Promise<UpstreamRegistry> {
     const dir = await mkdtemp(join(tmpdir(), "facade-upstream-"));
     const port = await freePort();
     const config = join(dir, "config.yml");
-    await writeFile(
-      config,
-      [
-        "version: 0.1",
-        "log: {level: error, accesslog: {disabled: true}}",
-        `storage: {filesystem: {rootdirectory: ${join(dir, "data")}}, delete: {enabled: true}}`,
-        `http: {addr: 127.0.0.1:${port}}`,
-      ].join("\n"),
-    );
+    const lines = [
+      "version: 0.1",
+      "log: {level: error, accesslog: {disabled: true}}",
+      `storage: {filesystem: {rootdirectory: ${join(dir, "data")}}, delete: {enabled: true}}`,
+      `http: {addr: 127.0.0.1:${port}}`,
+    ];
+    let authorization: Record<string, string> = {};
+    if (options.basic) {
+      const htpasswd = join(dir, "htpasswd");
+      const { stdout } = await exec("htpasswd", ["-Bbn", options.basic.user, options.basic.password]);
+      await writeFile(htpasswd, stdout);
+      lines.push(`auth: {htpasswd: {realm: facade-test, path: ${htpasswd}}}`);
+      authorization = { authorization: `Basic ${Buffer.from(`${options.basic.user}:${options.basic.password}`).toString("base64")}` };
+    }
+    await writeFile(config, lines.join("\n"));
     const process = startProcess("docker-registry", "docker-registry", ["serve", config]);
-    const registry = new UpstreamRegistry(port, dir, process);
-    await waitUntil("docker-registry", async () => (await fetch(`${registry.url}/v2/`)).status === 200, { process });
+    const registry = new UpstreamRegistry(port, dir, process, authorization);
+    await waitUntil("docker-registry", async () => (await fetch(`${registry.url}/v2/`, { headers: authorization })).status === 200, { process });
     return registry;
   }
 
   /** Uploads a blob in one PUT; data may be a stream of known length (never held in memory). */
   async pushBlob(repo: string, digest: string, data: Buffer | Readable, size?: number): Promise<void> {
-    const head = await request(`${this.url}/v2/${repo}/blobs/${digest}`, { method: "HEAD" });
+    const head = await request(`${this.url}/v2/${repo}/blobs/${digest}`, { method: "HEAD", headers: this.authorization });
     await head.body.dump();
     if (head.statusCode === 200) return;
-    const start = await request(`${this.url}/v2/${repo}/blobs/uploads/`, { method: "POST" });
+    const start = await request(`${this.url}/v2/${repo}/blobs/uploads/`, { method: "POST", headers: this.authorization });
     await start.body.dump();
     if (start.statusCode !== 202) throw new Error(`upload start: ${start.statusCode}`);
     const location = new URL(String(start.headers["location"]), this.url);
@@ -56,14 +69,14 @@ export class UpstreamRegistry {
     const put = await request(location, {
       method: "PUT",
       body: data,
-      headers: { "content-type": "application/octet-stream", ...(length !== undefined ? { "content-length": String(length) } : {}) },
+      headers: { ...this.authorization, "content-type": "application/octet-stream", ...(length !== undefined ? { "content-length": String(length) } : {}) },
     });
     const text = await put.body.text();
     if (put.statusCode !== 201) throw new Error(`blob upload ${digest}: ${put.statusCode} ${text}`);
   }
 
   async pushManifest(repo: string, reference: string, bytes: Buffer, mediaType: string): Promise<void> {
-    const res = await request(`${this.url}/v2/${repo}/manifests/${reference}`, { method: "PUT", body: bytes, headers: { "content-type": mediaType } });
+    const res = await request(`${this.url}/v2/${repo}/manifests/${reference}`, { method: "PUT", body: bytes, headers: { ...this.authorization, "content-type": mediaType } });
     const text = await res.body.text();
     if (res.statusCode !== 201) throw new Error(`manifest ${repo}:${reference}: ${res.statusCode} ${text}`);
   }
