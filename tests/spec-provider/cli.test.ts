@@ -164,6 +164,9 @@ test("watch --json prints one JSON event per line until interrupted, then exits 
     await sp.put("ws-during", { baseRef: "ubuntu" });
     await waitUntil("the live put", async () => lines.some((l) => l.includes("ws-during")), { process: watch });
     const events = lines.map((line) => JSON.parse(line));
+    const index = (test: (e: { kind: string; id?: string }) => boolean) => events.findIndex(test);
+    const synced = index((e) => e.kind === "KIND_SYNCED");
+    assert.ok(index((e) => e.id === "ws-before") < synced && synced < index((e) => e.id === "ws-during"), lines.join("\n"));
     const during = events.find((e) => e.id === "ws-during");
     assert.equal(during.kind, "KIND_PUT");
     assert.equal(during.stored.spec.baseRef, "ubuntu");

@@ -153,36 +153,34 @@ for (const backend of [fileBackend(), natsBackend()]) {
       assert.equal(all.nextPageToken, "", "an exact last page has no next token");
     });
 
-    withProvider("watch sees puts and deletes, and include_initial starts with the current state", async () => {
+    withProvider("watch: the initial state, one SYNCED mark, then puts and deletes as they happen", async () => {
       await put("ws-old");
       const live = new EventCollector(sp.client.watchSpecs({ includeInitial: false }));
       const initial = new EventCollector(sp.client.watchSpecs({ includeInitial: true }));
-      await initial.waitFor(1);
-      assert.equal(initial.events[0]?.id, "ws-old");
-      assert.equal(initial.events[0]?.kind, SpecEvent_Kind.KIND_PUT);
-      // The live watcher may still be subscribing: a put it sees proves it is.
-      let probe = 0;
-      while (live.events.length === 0) {
-        await put(`ws-probe-${probe++}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      const before = live.events.length;
+      // SYNCED says the watch is live: nothing written after it can be missed.
+      await live.waitFor(1);
+      await initial.waitFor(2);
       const stored = (await put("ws-new", spec({ baseRef: "ubuntu" }))).stored!;
       const { revision } = await del("ws-old");
-      const events = (await live.waitFor(before + 2)).slice(before);
-      assert.deepEqual(
-        events.map((e) => [e.kind, e.id]),
-        [
-          [SpecEvent_Kind.KIND_PUT, "ws-new"],
-          [SpecEvent_Kind.KIND_DELETE, "ws-old"],
-        ],
-      );
-      assert.equal(events[0]?.revision, stored.revision);
-      assert.equal(events[0]?.stored?.spec?.baseRef, "ubuntu");
-      assert.equal(events[0]?.stored?.imageRef, stored.imageRef);
-      assert.ok(events[1]!.revision > revision, "a delete event carries the revision of the delete itself");
-      assert.equal(events[1]?.stored, undefined);
-      assert.ok(initial.events.some((e) => e.kind === SpecEvent_Kind.KIND_DELETE && e.id === "ws-old"));
+      const kinds = (events: typeof live.events) => events.map((e) => [SpecEvent_Kind[e.kind], e.id]);
+      assert.deepEqual(kinds(await live.waitFor(3)), [
+        ["KIND_SYNCED", ""],
+        ["KIND_PUT", "ws-new"],
+        ["KIND_DELETE", "ws-old"],
+      ]);
+      assert.deepEqual(kinds(await initial.waitFor(4)), [
+        ["KIND_PUT", "ws-old"],
+        ["KIND_SYNCED", ""],
+        ["KIND_PUT", "ws-new"],
+        ["KIND_DELETE", "ws-old"],
+      ]);
+      const [, putEvent, deleteEvent] = live.events;
+      assert.equal(putEvent?.revision, stored.revision);
+      assert.equal(putEvent?.stored?.spec?.baseRef, "ubuntu");
+      assert.equal(putEvent?.stored?.imageRef, stored.imageRef);
+      assert.ok(deleteEvent!.revision > revision, "a delete event carries the revision of the delete itself");
+      assert.equal(deleteEvent?.stored, undefined);
+      assert.equal(initial.events[0]?.stored?.imageRef, `${sp.config.specProvider.imageRefHost}/remote/ws-old:latest`);
       await live.cancel();
       await initial.cancel();
     });
@@ -193,17 +191,15 @@ for (const backend of [fileBackend(), natsBackend()]) {
       // The delete is the last write, the case a naive reading of the KV watch gets wrong.
       await del("ws-b");
       const watch = new EventCollector(sp.client.watchSpecs({ includeInitial: true }));
-      await watch.waitFor(1);
-      // Events arrive in order: once the marker is seen, anything wrong would have come before it.
-      let marker = 0;
-      while (!watch.events.some((e) => e.id.startsWith("ws-marker"))) {
-        await put(`ws-marker-${marker++}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      const firstMarker = watch.events.findIndex((e) => e.id.startsWith("ws-marker"));
+      await watch.waitFor(2);
+      // Give a wrong extra event the time to arrive before looking.
+      await new Promise((resolve) => setTimeout(resolve, 200));
       assert.deepEqual(
-        watch.events.slice(0, firstMarker).map((e) => [e.kind, e.id]),
-        [[SpecEvent_Kind.KIND_PUT, "ws-a"]],
+        watch.events.map((e) => [SpecEvent_Kind[e.kind], e.id]),
+        [
+          ["KIND_PUT", "ws-a"],
+          ["KIND_SYNCED", ""],
+        ],
       );
       await watch.cancel();
     });

@@ -47,6 +47,14 @@ export function describeTable(specs: StoredSpec[]): string {
 }
 
 export function describeEvent(event: SpecEvent): string {
-  if (event.kind === SpecEvent_Kind.KIND_DELETE) return `DELETE ${event.id} revision ${event.revision}`;
-  return `PUT ${event.id} revision ${event.revision} base ${event.stored?.spec?.baseRef ?? "-"}`;
+  switch (event.kind) {
+    case SpecEvent_Kind.KIND_PUT:
+      return `PUT ${event.id} revision ${event.revision} base ${event.stored?.spec?.baseRef ?? "-"}`;
+    case SpecEvent_Kind.KIND_DELETE:
+      return `DELETE ${event.id} revision ${event.revision}`;
+    case SpecEvent_Kind.KIND_SYNCED:
+      return "SYNCED (changes follow)";
+    default:
+      return `${event.kind} ${event.id} revision ${event.revision}`;
+  }
 }

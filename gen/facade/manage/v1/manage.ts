@@ -95,7 +95,10 @@ export interface ListSpecsResponse {
 }
 
 export interface WatchSpecsRequest {
-  /** Send every stored spec as a PUT event before the live changes. */
+  /**
+   * Send every stored spec as a PUT event before KIND_SYNCED and the live
+   * changes.
+   */
   includeInitial: boolean;
 }
 
@@ -103,7 +106,7 @@ export interface WatchSpecsResponse {
   event?: SpecEvent | undefined;
 }
 
-/** SpecEvent is one change of one workspace's spec. */
+/** SpecEvent is one change of one workspace's spec, or the KIND_SYNCED mark. */
 export interface SpecEvent {
   kind: SpecEvent_Kind;
   id: string;
@@ -120,6 +123,13 @@ export enum SpecEvent_Kind {
   KIND_UNSPECIFIED = 0,
   KIND_PUT = 1,
   KIND_DELETE = 2,
+  /**
+   * KIND_SYNCED - Sent once, when the watch is live: after the initial state (if asked
+   * for) and before any change. A client that rebuilds its state on every
+   * (re)connect knows from it which ids are gone; one that lists instead
+   * knows from it that no change can be missed. No id, revision or stored.
+   */
+  KIND_SYNCED = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -134,6 +144,9 @@ export function specEvent_KindFromJSON(object: any): SpecEvent_Kind {
     case 2:
     case "KIND_DELETE":
       return SpecEvent_Kind.KIND_DELETE;
+    case 3:
+    case "KIND_SYNCED":
+      return SpecEvent_Kind.KIND_SYNCED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -149,6 +162,8 @@ export function specEvent_KindToJSON(object: SpecEvent_Kind): string {
       return "KIND_PUT";
     case SpecEvent_Kind.KIND_DELETE:
       return "KIND_DELETE";
+    case SpecEvent_Kind.KIND_SYNCED:
+      return "KIND_SYNCED";
     case SpecEvent_Kind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -114,6 +114,7 @@ export class FileSpecStore implements SpecStore {
       return { live, initial };
     });
     for (const record of initial) yield { kind: "put", record };
+    yield { kind: "synced" };
     try {
       for await (const [event] of live) yield event as StoreEvent;
     } catch (err) {

@@ -118,18 +118,25 @@ export class NatsKvSpecStore implements SpecStore {
   }
 
   async *watch(options: { includeInitial: boolean; signal: AbortSignal }): AsyncIterable<StoreEvent> {
-    // Entries up to this revision are the initial state, in which a delete
-    // marker is a spec that no longer exists rather than a change. (The
-    // client's isUpdate flag cannot tell: it marks the last initial entry
-    // as an update.)
-    const initialUpTo = options.includeInitial ? await this.call(async () => (await this.kv.status()).streamInfo.state.last_seq) : 0;
-    const entries = await this.call(() => this.kv.watch({ include: options.includeInitial ? KvWatchInclude.LastValue : KvWatchInclude.UpdatesOnly }));
+    // Subscribe to new changes first, then read the current state: a change
+    // made in between is in both, and the revisions tell which is newer.
+    // (The KV watch's own initial values give no sign of where they end.)
+    const entries = await this.call(() => this.kv.watch({ include: KvWatchInclude.UpdatesOnly }));
     const stop = () => entries.stop();
     options.signal.addEventListener("abort", stop, { once: true });
     try {
+      const seen = new Map<string, bigint>();
+      if (options.includeInitial) {
+        for (const record of await this.list("", Number.MAX_SAFE_INTEGER)) {
+          seen.set(record.id, record.revision);
+          yield { kind: "put", record };
+        }
+      }
+      yield { kind: "synced" };
       for await (const entry of entries) {
+        if (BigInt(entry.revision) <= (seen.get(entry.key) ?? 0n)) continue;
         if (entry.operation === "PUT") yield { kind: "put", record: recordOf(entry) };
-        else if (entry.revision > initialUpTo) yield { kind: "delete", id: entry.key, revision: BigInt(entry.revision) };
+        else yield { kind: "delete", id: entry.key, revision: BigInt(entry.revision) };
       }
     } finally {
       options.signal.removeEventListener("abort", stop);

@@ -23,8 +23,9 @@ export interface SpecStore {
   /** Up to limit records with ids greater than after, in id order. */
   list(after: string, limit: number): Promise<StoredRecord[]>;
   /**
-   * Every change from now on, preceded by the current state when
-   * includeInitial (as put events), until signal aborts.
+   * Every change from now on until signal aborts: first the current state
+   * when includeInitial (as put events), then one synced event once the
+   * watch is live, then the changes.
    */
   watch(options: { includeInitial: boolean; signal: AbortSignal }): AsyncIterable<StoreEvent>;
   /**
@@ -42,4 +43,4 @@ export interface StoredRecord {
   updateTime: Date;
 }
 
-export type StoreEvent = { kind: "put"; record: StoredRecord } | { kind: "delete"; id: string; revision: bigint };
+export type StoreEvent = { kind: "put"; record: StoredRecord } | { kind: "delete"; id: string; revision: bigint } | { kind: "synced" };
