@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { status as Code, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import type { SpecEvent, WatchSpecsResponse } from "../../gen/facade/manage/v1/manage.ts";
 import type { ImageSpec } from "../../gen/registryfacade/provider.ts";
-import { decodeServiceError } from "../../services/shared/grpc/status.ts";
-import { isServiceError } from "../../services/shared/grpc/status.ts";
+import { decodeServiceError, isServiceError } from "../../services/shared/grpc/status.ts";
 
 export const DIGEST_A = `sha256:${"a".repeat(64)}`;
 export const DIGEST_B = `sha256:${"b".repeat(64)}`;

@@ -113,12 +113,15 @@ export class FileSpecStore implements SpecStore {
       const initial = options.includeInitial ? await this.list("", Number.MAX_SAFE_INTEGER) : [];
       return { live, initial };
     });
-    for (const record of initial) yield { kind: "put", record };
-    yield { kind: "synced" };
     try {
+      for (const record of initial) yield { kind: "put", record };
+      yield { kind: "synced" };
       for await (const [event] of live) yield event as StoreEvent;
     } catch (err) {
       if (!options.signal.aborted) throw err;
+    } finally {
+      // Unsubscribes even when the consumer stops early.
+      await live.return?.();
     }
   }
 
