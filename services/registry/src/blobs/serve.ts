@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { access } from "node:fs/promises";
 import { pipeline as chainStreams, Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Context } from "koa";
@@ -8,7 +9,7 @@ import { RegistryError } from "../errors.ts";
 import type { BlobRecord, Store } from "../store.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import { parseRange, type ByteRange } from "./range.ts";
-import { ExactLength, Slice, VerifyingStream } from "./streams.ts";
+import { BlobIntegrityError, ExactLength, Slice, VerifyingStream } from "./streams.ts";
 
 /** Distribution answers blobs as octet streams whatever the layer type; so do we. */
 const BLOB_CONTENT_TYPE = "application/octet-stream";
@@ -69,9 +70,14 @@ export class BlobServer {
   /** Opens the blob (or one range of it) at its source; errors here still become OCI error answers. */
   private async open(ctx: Context, digest: string, blob: BlobRecord, range: ByteRange | undefined): Promise<Readable> {
     const source = blob.source;
-    if (source.kind === "store" || source.kind === "file") {
-      if (source.kind === "store" && !(await this.store.hasBlob(digest))) throw new RegistryError("BLOB_UNKNOWN", "blob missing from the store", { digest });
-      return source.kind === "store" ? this.store.openBlob(digest, range) : createReadStream(source.path, range);
+    if (source.kind === "store") {
+      if (!(await this.store.hasBlob(digest))) throw new RegistryError("BLOB_UNKNOWN", "blob missing from the store", { digest });
+      return this.store.openBlob(digest, range);
+    }
+    if (source.kind === "file") {
+      // Checked before the headers go out, so a vanished file is an error answer, not a cut connection.
+      if (!(await access(source.path).then(() => true, () => false))) throw new RegistryError("BLOB_UNKNOWN", "static layer file missing", { digest });
+      return createReadStream(source.path, range);
     }
     const abort = new AbortController();
     ctx.res.once("close", () => abort.abort());
@@ -95,8 +101,10 @@ export class BlobServer {
     try {
       await pipeline([...streams, ctx.res]);
     } catch (err) {
-      const clientGone = ctx.req.destroyed || ctx.res.destroyed && !ctx.res.writableFinished;
-      this.logger[clientGone ? "debug" : "warn"]({ name, digest, reason: (err as Error).message }, "blob transfer ended early");
+      // Wrong bytes from a source are worth an operator's attention; a client
+      // that went away (or an upstream that broke off) is routine.
+      if (err instanceof BlobIntegrityError) this.logger.warn({ name, digest, reason: err.message }, "blob failed verification; connection closed");
+      else this.logger.debug({ name, digest, reason: (err as Error).message }, "blob transfer ended early");
       ctx.req.socket.destroy();
     }
   }

@@ -1,6 +1,11 @@
 import { createHash, type Hash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 
+/** The bytes from a source are not the blob they claim to be (digest or length). */
+export class BlobIntegrityError extends Error {
+  override readonly name = "BlobIntegrityError";
+}
+
 /**
  * Passes a blob through while hashing it and holds back the latest chunk
  * until the end: the last bytes leave only once size and digest are right.
@@ -21,7 +26,7 @@ export class VerifyingStream extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
-    if (this.bytes > this.size) return done(new Error(`blob ${this.digest} longer than ${this.size} bytes`));
+    if (this.bytes > this.size) return done(new BlobIntegrityError(`blob ${this.digest} longer than ${this.size} bytes`));
     this.hash.update(chunk);
     const previous = this.held;
     this.held = chunk;
@@ -29,9 +34,9 @@ export class VerifyingStream extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.bytes !== this.size) return done(new Error(`blob ${this.digest}: ${this.bytes} bytes, expected ${this.size}`));
+    if (this.bytes !== this.size) return done(new BlobIntegrityError(`blob ${this.digest}: ${this.bytes} bytes, expected ${this.size}`));
     const actual = `sha256:${this.hash.digest("hex")}`;
-    if (actual !== this.digest) return done(new Error(`blob ${this.digest} arrived with digest ${actual}`));
+    if (actual !== this.digest) return done(new BlobIntegrityError(`blob ${this.digest} arrived with digest ${actual}`));
     done(null, this.held);
   }
 }
@@ -46,12 +51,12 @@ export class ExactLength extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
-    if (this.bytes > this.length) return done(new Error(`range longer than ${this.length} bytes`));
+    if (this.bytes > this.length) return done(new BlobIntegrityError(`range longer than ${this.length} bytes`));
     done(null, chunk);
   }
 
   override _flush(done: TransformCallback): void {
-    done(this.bytes === this.length ? null : new Error(`range of ${this.bytes} bytes, expected ${this.length}`));
+    done(this.bytes === this.length ? null : new BlobIntegrityError(`range of ${this.bytes} bytes, expected ${this.length}`));
   }
 }
 
