@@ -113,7 +113,7 @@ function upstream(image: ResolvedImage): BlobSource {
 /** An add-on image's layers, from the skip-n label's index on, with their diff ids. */
 function imageLayers(image: ResolvedImage, role: string): AddedLayer[] {
   const diffIds = image.config.rootfs?.diff_ids;
-  if (!Array.isArray(diffIds) || diffIds.length !== image.layers.length) {
+  if (!Array.isArray(diffIds) || diffIds.length !== image.layers.length || !diffIds.every((d) => typeof d === "string" && isDigest(d))) {
     throw compositionFailed(`${role} ${image.ref}: config rootfs.diff_ids does not match the manifest's layers`);
   }
   const label = image.config.config?.Labels?.[SKIP_N_LABEL];

@@ -17,7 +17,7 @@ export interface UpstreamRepo {
 export interface FetchedDocument {
   bytes: Buffer;
   digest: string;
-  /** The Content-Type the upstream gave (manifests), or "" for blobs. */
+  /** The manifest's mediaType field, else the Content-Type the upstream gave ("" when neither). */
   mediaType: string;
 }
 
