@@ -42,18 +42,25 @@ try {
   process.exit(1);
 }
 
-const registryAddr = `${config.registry.host}:${registry.port}`;
-const specProviderAddr = `${config.specProvider.host}:${specProvider.port}`;
+// What a client on this machine dials: a wildcard listen address is reached on loopback.
+const reachable = (host: string) => (host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host);
+const registryAddr = `${reachable(config.registry.host)}:${registry.port}`;
+const specProviderAddr = `${reachable(config.specProvider.host)}:${specProvider.port}`;
+// facadectl's own default needs no flag; options go after the subcommand.
+const addrFlag = specProviderAddr === "127.0.0.1:32224" ? "" : ` --addr ${specProviderAddr}`;
+const image = `${registryAddr}/remote/demo:latest`;
 process.stdout.write(`
 registry-facade is running
   registry       http://${registryAddr}${config.registry.prefix}/v2/
   spec-provider  ${specProviderAddr} (gRPC)
 
-Try it:
-  npx facadectl --addr ${specProviderAddr} put demo --base docker.io/library/alpine:3.20 --ide docker.io/library/busybox:1.36
-  skopeo inspect --tls-verify=false docker://${registryAddr}/remote/demo:latest
-  skopeo copy --src-tls-verify=false docker://${registryAddr}/remote/demo:latest oci:/tmp/demo:latest
+Try it, from this folder in another terminal:
+  npx facadectl put demo${addrFlag} --base docker.io/library/alpine:3.20 --ide docker.io/library/busybox:1.36
+  skopeo inspect --no-tags --tls-verify=false docker://${image}
+  skopeo copy --src-tls-verify=false docker://${image} oci:.data/demo-image:latest
+  sudo ctr images pull --plain-http ${image}
 
+The README's walk-through goes further: content layers, umoci, containerd's hosts.toml.
 Ctrl-C stops both services.
 `);
 
