@@ -8,7 +8,7 @@ import { parseConfig } from "../../services/shared/config/load.ts";
 import { createLogger } from "../../services/shared/logging.ts";
 import { startRegistry, type RunningRegistry } from "../../services/registry/src/index.ts";
 import { image, layer } from "../support/images.ts";
-import { TestContainerd } from "../support/oci-clients.ts";
+import { run, TestContainerd } from "../support/oci-clients.ts";
 import { UpstreamRegistry } from "../support/upstream-registry.ts";
 import { facadectl } from "../support/facadectl.ts";
 
@@ -22,6 +22,9 @@ const parseToml = (text: string): unknown => JSON.parse(JSON.stringify(parse(tex
 let dir: string;
 let upstream: UpstreamRegistry;
 let registry: RunningRegistry;
+/** The same registry once more, over HTTPS with a self-signed certificate for 127.0.0.1. */
+let tlsRegistry: RunningRegistry;
+let certificate: string;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "facade-setup-"));
@@ -29,11 +32,17 @@ before(async () => {
   const base = image({ family: "oci", layers: [await layer([{ path: "hello.txt", content: "through hosts.toml\n" }])] });
   const specFile = join(dir, "specs.json");
   await writeFile(specFile, JSON.stringify({ demo: { baseRef: await upstream.pushImage("base", "1", base) } }));
-  const config = parseConfig({ logLevel: "silent", registry: { port: 0, store: join(dir, "store"), fixedSpecFN: specFile } });
-  registry = await startRegistry(config, createLogger({ level: "silent", service: "registry" }));
+  const logger = createLogger({ level: "silent", service: "registry" });
+  registry = await startRegistry(parseConfig({ logLevel: "silent", registry: { port: 0, store: join(dir, "store"), fixedSpecFN: specFile } }), logger);
+  certificate = join(dir, "tls.crt");
+  const key = join(dir, "tls.key");
+  await run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]);
+  const tls = { crt: certificate, key };
+  tlsRegistry = await startRegistry(parseConfig({ logLevel: "silent", registry: { port: 0, store: join(dir, "tls-store"), fixedSpecFN: specFile, tls } }), logger);
 });
 after(async () => {
   await registry?.stop();
+  await tlsRegistry?.stop();
   await upstream?.dispose();
   await rm(dir, { recursive: true, force: true });
 });
@@ -77,25 +86,31 @@ test("wrong usage exits 2 and writes nothing", async () => {
   await assert.rejects(readFile(join(configDir, "a:1", "hosts.toml")), { code: "ENOENT" });
 });
 
-test("containerd pulls through the registry using only the hosts.toml", async () => {
+test("containerd pulls through the registry using only the hosts.toml, over HTTP and over HTTPS with --ca", async () => {
   const containerd = await TestContainerd.start();
   try {
-    // The name in the image reference does not resolve: only the hosts.toml
-    // entry leads containerd to the registry, as on a node where it runs
-    // behind a hostPort and references carry the cluster-wide name.
-    const host = `registry-facade.invalid:${registry.port}`;
-    const hostsDir = join(dir, "certs.d");
-    const result = await facadectl("setup", "containerd", "--host", host, "--endpoint", `http://127.0.0.1:${registry.port}`, "--config-dir", hostsDir);
-    assert.equal(result.code, 0, result.stderr);
+    const cases = [
+      { name: "http", port: registry.port, args: ["--endpoint", `http://127.0.0.1:${registry.port}`] },
+      { name: "https", port: tlsRegistry.port, args: ["--endpoint", `https://127.0.0.1:${tlsRegistry.port}`, "--ca", certificate] },
+    ];
+    for (const { name, port, args } of cases) {
+      // The name in the image reference does not resolve: only the hosts.toml
+      // entry leads containerd to the registry, as on a node where it runs
+      // behind a hostPort and references carry the cluster-wide name.
+      const host = `registry-facade.invalid:${port}`;
+      const hostsDir = join(dir, `certs.d-${name}`);
+      const result = await facadectl("setup", "containerd", "--host", host, ...args, "--config-dir", hostsDir);
+      assert.equal(result.code, 0, result.stderr);
 
-    const ref = `${host}/fixed/demo:latest`;
-    await containerd.ctr(["images", "pull", "--hosts-dir", hostsDir, "--snapshotter", "native", ref]);
-    const mountpoint = await mkdtemp(join(dir, "mnt-"));
-    await containerd.ctr(["images", "mount", "--snapshotter", "native", ref, mountpoint]);
-    try {
-      assert.equal(await readFile(join(mountpoint, "hello.txt"), "utf8"), "through hosts.toml\n");
-    } finally {
-      await containerd.ctr(["images", "unmount", "--rm", mountpoint]);
+      const ref = `${host}/fixed/demo:latest`;
+      await containerd.ctr(["images", "pull", "--hosts-dir", hostsDir, "--snapshotter", "native", ref]);
+      const mountpoint = await mkdtemp(join(dir, "mnt-"));
+      await containerd.ctr(["images", "mount", "--snapshotter", "native", ref, mountpoint]);
+      try {
+        assert.equal(await readFile(join(mountpoint, "hello.txt"), "utf8"), "through hosts.toml\n", name);
+      } finally {
+        await containerd.ctr(["images", "unmount", "--rm", mountpoint]);
+      }
     }
   } finally {
     await containerd.stop();
