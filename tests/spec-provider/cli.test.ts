@@ -1,22 +1,18 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { FACADECTL, ROOT, facadectl, type CliResult } from "../support/facadectl.ts";
 import { freePort, startProcess, waitUntil } from "../support/process.ts";
 import { startTestSpecProvider, type TestSpecProvider } from "../support/spec-provider.ts";
 import { DIGEST_A, DIGEST_B } from "./helpers.ts";
 import { tarOf } from "./tar.ts";
 
 /** facadectl end to end: the real executable against a real spec-provider. */
-
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const FACADECTL = join(ROOT, "bin/facadectl.js");
 
 let sp: TestSpecProvider;
 let dir: string;
@@ -41,20 +37,6 @@ after(async () => {
   blobs.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function facadectl(...args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [FACADECTL, ...args], { cwd: ROOT }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const at = () => ["--addr", sp.address];
 
@@ -183,7 +165,7 @@ test("the spec-provider executable serves its configured port and exits 0 on SIG
   await writeFile(config, JSON.stringify({ logLevel: "warn", specProvider: { port, store: { type: "file", path: join(dir, "bin-specs") } } }));
   const server = startProcess("spec-provider", process.execPath, ["--import", "tsx", "services/spec-provider/bin.ts", "--config", config], { cwd: ROOT });
   try {
-    let put: Result | undefined;
+    let put: CliResult | undefined;
     await waitUntil("spec-provider", async () => (put = await facadectl("put", "ws-bin", "--addr", `127.0.0.1:${port}`, "--base", "alpine")).code === 0, { process: server });
     assert.match(put!.stdout, /ws-bin/);
     server.child.kill("SIGTERM");
