@@ -16,6 +16,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+// The tests' process helpers: start with output kept, wait until ready, stop with a grace period.
 import { freePort, startProcess, waitUntil, type TestProcess } from "../tests/support/process.ts";
 import { AddressTable } from "./dev-cluster/addresses.ts";
 import { loadCompose } from "./dev-cluster/compose.ts";

@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { access, mkdir, readFile, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { join } from "node:path";
+import { canConnect } from "../../tests/support/process.ts";
 import type { AddressTable } from "./addresses.ts";
 import { localConfig } from "./addresses.ts";
 import { facadeProcess, type ComposeService } from "./compose.ts";
@@ -95,17 +95,6 @@ async function answers200(url: string): Promise<boolean> {
   const res = await fetch(url);
   await res.body?.cancel();
   return res.status === 200;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }
 
 async function onPath(command: string): Promise<boolean> {

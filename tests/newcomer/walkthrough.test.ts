@@ -2,13 +2,12 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFile, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../support/facadectl.ts";
 import { image, layer } from "../support/images.ts";
 import { TestContainerd } from "../support/oci-clients.ts";
-import { startProcess, waitUntil, type TestProcess } from "../support/process.ts";
+import { canConnect, startProcess, waitUntil, type TestProcess } from "../support/process.ts";
 import { UpstreamRegistry } from "../support/upstream-registry.ts";
 
 /**
@@ -121,12 +120,7 @@ test("Ctrl-C stops both services", async () => {
   facade.child.kill("SIGINT");
   assert.equal(await facade.exited, 0, facade.log);
   for (const addr of [registryAddr, specProviderAddr]) {
-    const [host = "", port = ""] = addr.split(":");
-    const refused = await new Promise<boolean>((resolve) => {
-      const socket = connect(Number(port), host);
-      socket.once("connect", () => (socket.destroy(), resolve(false)));
-      socket.once("error", () => resolve(true));
-    });
+    const refused = !(await canConnect(Number(addr.slice(addr.lastIndexOf(":") + 1))));
     assert.ok(refused, `${addr} no longer listens`);
   }
 });

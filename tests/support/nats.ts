@@ -1,8 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "node:net";
-import { freePort, startProcess, waitUntil, type TestProcess } from "./process.ts";
+import { canConnect, freePort, startProcess, waitUntil, type TestProcess } from "./process.ts";
 
 /** A real nats-server with JetStream on a loopback port of its own. */
 export class TestNatsServer {
@@ -48,15 +47,4 @@ export class TestNatsServer {
     await this.process.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }

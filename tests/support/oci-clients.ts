@@ -3,8 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { connect } from "node:net";
-import { freePort, startProcess, waitUntil, type TestProcess } from "./process.ts";
+import { canConnect, freePort, startProcess, waitUntil, type TestProcess } from "./process.ts";
 
 const exec = promisify(execFile);
 
@@ -95,15 +94,4 @@ export class TestContainerd {
     await this.process.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
-}
-
-function canConnect(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** A port nobody listens on right now (the OS picks it), for servers that cannot take port 0. */
@@ -83,4 +83,16 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, opt
     }
     await sleep(50);
   }
+}
+
+/** True when something accepts connections: a TCP port on 127.0.0.1, or a unix socket path. */
+export function canConnect(target: number | string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = typeof target === "number" ? connect(target, "127.0.0.1") : connect(target);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
 }
