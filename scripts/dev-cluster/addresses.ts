@@ -78,6 +78,7 @@ export function localConfig(raw: Record<string, unknown>, service: ComposeServic
     if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
     return value;
   };
+  // $schema is relative to the original file and means nothing next to the generated one.
   const { $schema: _schema, ...rest } = raw;
   const config = walk(rest) as Record<string, Record<string, unknown>>;
   // The section of the service this process runs listens on its own port;
