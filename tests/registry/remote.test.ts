@@ -83,6 +83,13 @@ test("an unknown workspace id is a 404, and another workspace's blob is not serv
   assert.equal(blob.body.errors[0].code, "BLOB_UNKNOWN");
 });
 
+test("an id the spec-provider refuses as invalid is unknown (404), not a provider outage (503)", async () => {
+  // Valid as an OCI path component, but longer than a workspace id may be.
+  const res = await manifestStatus(facade, `/v2/remote/${"a".repeat(200)}/manifests/latest`);
+  assert.equal(res.status, 404);
+  assert.equal(res.body.errors[0].code, "MANIFEST_UNKNOWN");
+});
+
 test("providers are tried in order: one that is down does not hide a workspace, but turns a miss into 503", async () => {
   const f = await startFacade(world, { remoteSpecProvider: [{ addr: `127.0.0.1:${await freePort()}` }, { addr: provider.address }], specProviderTimeoutMs: 2000 });
   try {

@@ -10,9 +10,18 @@ import type { SpecSource } from "./source.ts";
 /**
  * remote/<id>: asks each configured spec-provider in order, every call with a
  * deadline. NOT_FOUND from one means "ask the next"; the id is unknown only
- * when every provider said NOT_FOUND. A provider that could not answer turns
- * a miss into UNAVAILABLE, since the workspace may live there.
+ * when every provider said NOT_FOUND. INVALID_ARGUMENT counts as NOT_FOUND:
+ * an id a provider refuses to store (OCI names may be longer than workspace
+ * ids) can never exist there. A provider that could not answer turns a miss
+ * into UNAVAILABLE, since the workspace may live there.
  */
+/**
+ * A spec carries its direct content layers inline, and the spec-provider's
+ * maxDirectContentBytes can be raised past grpc-js's 4 MiB default; the
+ * registry must still be able to read every spec the provider accepted.
+ */
+const MAX_SPEC_MESSAGE_BYTES = 64 * 1024 * 1024;
+
 export class RemoteSpecSource implements SpecSource {
   private readonly clients: Array<{ addr: string; client: SpecProviderClient }>;
 
@@ -21,7 +30,10 @@ export class RemoteSpecSource implements SpecSource {
     private readonly timeoutMs: number,
     private readonly logger: Logger,
   ) {
-    this.clients = providers.map((p) => ({ addr: p.addr, client: new SpecProviderClient(p.addr, channelCredentials(p)) }));
+    this.clients = providers.map((p) => ({
+      addr: p.addr,
+      client: new SpecProviderClient(p.addr, channelCredentials(p), { "grpc.max_receive_message_length": MAX_SPEC_MESSAGE_BYTES }),
+    }));
   }
 
   async get(id: string): Promise<ImageSpec | undefined> {
@@ -32,7 +44,7 @@ export class RemoteSpecSource implements SpecSource {
         if (response.spec) return response.spec;
       } catch (err) {
         const e = err as ServiceError;
-        if (e.code === status.NOT_FOUND) continue;
+        if (e.code === status.NOT_FOUND || e.code === status.INVALID_ARGUMENT) continue;
         const code = status[e.code] ?? String(e.code);
         this.logger.warn({ addr, code, reason: e.details }, "spec-provider call failed");
         failures.push({ addr, code, message: e.details });
