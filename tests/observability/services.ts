@@ -1,0 +1,67 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { credentials } from "@grpc/grpc-js";
+import { SpecManagementServiceClient } from "../../gen/facade/manage/v1/manage.ts";
+import type { ImageSpec } from "../../gen/registryfacade/provider.ts";
+import { unaryCall } from "../../services/shared/grpc/client.ts";
+import { freePort, startProcess, waitUntil, type TestProcess } from "../support/process.ts";
+
+/**
+ * The services as operators run them: each bin as its own process, with a
+ * configuration file and its prometheusAddr and readinessProbeAddr on free
+ * loopback ports, so what these tests scrape and probe is what a node has.
+ */
+export interface ServiceProcess {
+  process: TestProcess;
+  /** The service's own port (from its "listening" log line). */
+  port: number;
+  metricsUrl: string;
+  probeUrl: string;
+  /** Every JSON log line so far. */
+  logLines(): Array<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+const BINS = { registry: "services/registry/bin.ts", "spec-provider": "services/spec-provider/bin.ts" } as const;
+
+export async function startService(kind: keyof typeof BINS, config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<ServiceProcess> {
+  const dir = await mkdtemp(join(tmpdir(), `facade-${kind}-`));
+  const metrics = `127.0.0.1:${await freePort()}`;
+  const probes = `127.0.0.1:${await freePort()}`;
+  const file = join(dir, "config.json");
+  await writeFile(file, JSON.stringify({ logLevel: "info", prometheusAddr: metrics, readinessProbeAddr: probes, ...config }));
+  const child = startProcess(kind, process.execPath, ["--import", "tsx", BINS[kind], "--config", file], { env: { ...process.env, ...env } });
+  const logLines = () =>
+    child.log
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  let port = 0;
+  await waitUntil(`${kind} listening`, async () => {
+    const line = logLines().find((l) => l["msg"] === `${kind} listening`);
+    port = Number(line?.["port"] ?? 0);
+    return port > 0;
+  }, { process: child, timeoutMs: 30_000 });
+  return {
+    process: child,
+    port,
+    metricsUrl: `http://${metrics}/metrics`,
+    probeUrl: `http://${probes}`,
+    logLines,
+    async stop() {
+      await child.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** PutSpec through the management API of a spec-provider at address. */
+export async function putSpec(address: string, id: string, spec: Partial<ImageSpec> & { baseRef: string }): Promise<void> {
+  const client = new SpecManagementServiceClient(address, credentials.createInsecure());
+  try {
+    await unaryCall(client.putSpec.bind(client), { id, spec: { ideRef: "", supervisorRef: "", ideLayerRef: [], contentLayer: [], ...spec } });
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,62 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { image, layer } from "../support/images.ts";
+import { OtlpReceiver, type ReceivedSpan } from "../support/otlp-receiver.ts";
+import { waitUntil } from "../support/process.ts";
+import { UpstreamRegistry } from "../support/upstream-registry.ts";
+import { putSpec, startService } from "./services.ts";
+
+const SERVER = 2;
+const CLIENT = 3;
+
+test("one trace spans the pull, the registry, its gRPC call, the spec-provider and the upstream fetches", async () => {
+  const receiver = await OtlpReceiver.start();
+  const upstream = await UpstreamRegistry.start();
+  const dir = await mkdtemp(join(tmpdir(), "facade-trace-"));
+  const built = image({ family: "oci", layers: [await layer([{ path: "hello.txt", content: "traced\n" }])] });
+  const baseRef = await upstream.pushImage("traced", "1", built);
+  const specProvider = await startService("spec-provider", { specProvider: { port: 0, store: { type: "file", path: join(dir, "specs") } } }, receiver.env());
+  const registry = await startService("registry", { registry: { port: 0, store: join(dir, "store"), remoteSpecProvider: [{ addr: `127.0.0.1:${specProvider.port}` }] } }, receiver.env());
+  try {
+    await putSpec(`127.0.0.1:${specProvider.port}`, "traced-ws", { baseRef });
+    // The runtime's pull: its own trace context, as containerd sends it when it traces.
+    const traceId = randomBytes(16).toString("hex");
+    const traceparent = `00-${traceId}-${randomBytes(8).toString("hex")}-01`;
+    const res = await fetch(`http://127.0.0.1:${registry.port}/v2/remote/traced-ws/manifests/latest`, { headers: { traceparent } });
+    assert.equal(res.status, 200, await res.clone().text());
+    await res.arrayBuffer();
+
+    const inTrace = () => receiver.spans.filter((s) => s.traceId === traceId);
+    const find = (match: (s: ReceivedSpan) => boolean) => inTrace().find(match);
+    const httpServer = (s: ReceivedSpan) => s.service === "registry" && s.kind === SERVER && s.name.startsWith("GET ");
+    const grpcClient = (s: ReceivedSpan) => s.service === "registry" && s.kind === CLIENT && s.name.includes("registryfacade.SpecProvider/GetImageSpec");
+    const grpcServer = (s: ReceivedSpan) => s.service === "spec-provider" && s.kind === SERVER && s.name.includes("registryfacade.SpecProvider/GetImageSpec");
+    const upstreamFetch = (s: ReceivedSpan) => s.service === "registry" && s.kind === CLIENT && String(s.attributes["url.full"] ?? "").startsWith(upstream.url);
+    await waitUntil("every span of the pull at the receiver", async () => [httpServer, grpcClient, grpcServer, upstreamFetch].every((m) => find(m) !== undefined), { timeoutMs: 15_000 }).catch((err: Error) => {
+      throw new Error(`${err.message}\nspans: ${JSON.stringify(receiver.spans.map((s) => [s.service, s.kind, s.name, s.traceId === traceId]))}`);
+    });
+    const server = find(httpServer)!;
+    const client = find(grpcClient)!;
+    const provider = find(grpcServer)!;
+    // Parent links, not only a shared id: the spec-provider's span is a child of the registry's call.
+    assert.equal(provider.parentSpanId, client.spanId);
+    const ancestors = (span: ReceivedSpan): string[] => {
+      const parent = inTrace().find((s) => s.spanId === span.parentSpanId);
+      return parent ? [parent.spanId, ...ancestors(parent)] : [];
+    };
+    assert.ok(ancestors(client).includes(server.spanId), "the gRPC call happens inside the registry's HTTP span");
+    for (const fetch of inTrace().filter(upstreamFetch)) assert.ok(ancestors(fetch).includes(server.spanId), "upstream fetches happen inside it too");
+    assert.ok(inTrace().filter(upstreamFetch).length >= 2, "the tag HEAD and the manifest and config fetches upstream");
+    assert.notEqual(server.parentSpanId, "", "the registry's span continues the runtime's trace");
+  } finally {
+    await registry.stop();
+    await specProvider.stop();
+    await upstream.dispose();
+    await receiver.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
