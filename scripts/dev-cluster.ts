@@ -1,7 +1,8 @@
 /**
  * Every service of docker-compose.yml as a local process, for machines
  * without Docker: nats-server, docker-registry, the spec-provider, both
- * registry replicas, and prometheus when it is installed. Configuration is
+ * registry replicas, prometheus when it is installed, and for the collector
+ * (none in Debian) a sink writing the spans it receives to its log. Configuration is
  * derived from the files compose mounts (host names become 127.0.0.1, ports
  * are moved so nothing collides), so the two ways cannot drift apart.
  *

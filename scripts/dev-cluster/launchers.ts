@@ -1,6 +1,7 @@
 import { constants } from "node:fs";
 import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { parse } from "yaml";
 import { canConnect } from "../../tests/support/process.ts";
 import type { AddressTable } from "./addresses.ts";
 import { localConfig } from "./addresses.ts";
@@ -23,10 +24,7 @@ export interface LaunchContext {
 }
 
 /** Services compose runs that have no local equivalent here; the reason is printed instead. */
-const NOT_LOCAL: Array<[RegExp, string]> = [
-  [/^otel\/opentelemetry-collector/, "no collector in Debian: set OTEL_EXPORTER_OTLP_ENDPOINT to an OTLP/HTTP endpoint of your own before starting to get traces"],
-  [/^jaegertracing\//, "it only receives what the collector sends"],
-];
+const NOT_LOCAL: Array<[RegExp, string]> = [[/^jaegertracing\//, "spans are in logs/otel-collector.log instead (see otel-collector)"]];
 
 /** The launch of a service, a reason it is not run locally, or an error for an image this script does not know. */
 export async function launchFor(service: ComposeService, context: LaunchContext): Promise<Launch | string> {
@@ -44,11 +42,13 @@ export async function launchFor(service: ComposeService, context: LaunchContext)
     await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
     const section = config[facade.kind === "registry" ? "registry" : "specProvider"] as { port: number };
     const address = `127.0.0.1:${section.port}`;
+    // Compose's OTEL_* settings with addresses made local, in the JSON the
+    // local sink reads; the user's own OTEL_* variables win (their collector).
+    const otel = Object.entries(service.environment).filter(([name]) => name.startsWith("OTEL_"));
     return {
       command: process.execPath,
       args: ["--import", "tsx", join(context.root, facade.source), "--config", configFile],
-      // Traces go where the user's own OTEL_* variables say (nowhere by default).
-      env: { ...process.env, ...(service.environment["OTEL_SERVICE_NAME"] ? { OTEL_SERVICE_NAME: service.environment["OTEL_SERVICE_NAME"] } : {}) },
+      env: { ...Object.fromEntries(otel.map(([name, value]) => [name, table.rewrite(value, service.name)])), OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", ...process.env },
       address: facade.kind === "registry" ? `http://${address}/v2/` : `${address} (gRPC)`,
       ready: facade.kind === "registry" ? () => answers200(`http://${address}/v2/`) : () => canConnect(section.port),
     };
@@ -72,6 +72,21 @@ export async function launchFor(service: ComposeService, context: LaunchContext)
       ["version: 0.1", "log: {level: warn}", `storage: {filesystem: {rootdirectory: ${join(dir, "data")}}, delete: {enabled: true}}`, `http: {addr: 127.0.0.1:${port}}`, ""].join("\n"),
     );
     return { command: "docker-registry", args: ["serve", config], env: process.env, address: `http://127.0.0.1:${port}/v2/`, ready: () => answers200(`http://127.0.0.1:${port}/v2/`) };
+  }
+  if (/^otel\/opentelemetry-collector/.test(image)) {
+    const flag = service.command.find((arg) => arg.startsWith("--config="));
+    const mounted = service.mounts.find((m) => m.bind && `--config=${m.target}` === flag);
+    if (!mounted) throw new Error(`${service.name}: no collector configuration mounted at its --config`);
+    const receivers = (parse(await readFile(mounted.source, "utf8")) as { receivers: { otlp: { protocols: { http: { endpoint: string } } } } }).receivers;
+    const endpoint = receivers.otlp.protocols.http.endpoint;
+    const port = table.port(service.name, Number(endpoint.slice(endpoint.lastIndexOf(":") + 1)));
+    return {
+      command: process.execPath,
+      args: ["--import", "tsx", join(context.root, "scripts/dev-cluster/otlp-sink.ts"), String(port)],
+      env: process.env,
+      address: `http://127.0.0.1:${port} (OTLP/HTTP; no collector in Debian: spans go to its log as OTLP/JSON)`,
+      ready: () => canConnect(port),
+    };
   }
   if (/^prom\/prometheus/.test(image)) {
     const mounted = service.mounts.find((m) => m.bind && m.target === "/etc/prometheus/prometheus.yml");

@@ -33,7 +33,9 @@ before(async () => {
   await source.pushImage("ide", "1", image({ family: "oci", layers: [await layer([{ type: "dir", path: "ide/" }, { path: "ide/code", content: "ide\n" }])] }));
   await source.pushImage("ide", "2", image({ family: "oci", layers: [await layer([{ type: "dir", path: "ide/" }, { path: "ide/code", content: "ide v2\n" }])] }));
 
-  cluster = startProcess("dev-cluster", process.execPath, ["--import", "tsx", "scripts/dev-cluster.ts", "--dir", dir, "--ephemeral-ports"], { cwd: ROOT });
+  // Spans exported every 100 ms instead of every 5 s, for the trace test.
+  const env = { ...process.env, OTEL_BSP_SCHEDULE_DELAY: "100" };
+  cluster = startProcess("dev-cluster", process.execPath, ["--import", "tsx", "scripts/dev-cluster.ts", "--dir", dir, "--ephemeral-ports"], { cwd: ROOT, env });
   await waitUntil("dev-cluster", async () => (info = JSON.parse(await readFile(join(dir, "cluster.json"), "utf8")) as ClusterFile) !== undefined, { process: cluster, timeoutMs: 60_000 });
 });
 
@@ -50,7 +52,7 @@ const at = (service: string, port: number) => {
 };
 
 test("runs every compose service that has a local equivalent", () => {
-  assert.deepEqual(info.processes.map((p) => p.name), ["nats", "upstream", "spec-provider", "registry-a", "registry-b", "prometheus"]);
+  assert.deepEqual(info.processes.map((p) => p.name), ["nats", "upstream", "otel-collector", "spec-provider", "registry-a", "registry-b", "prometheus"]);
 });
 
 test("a workspace registered with facadectl is pulled through both replicas, and a changed spec reaches both", async () => {
@@ -80,6 +82,21 @@ test("a workspace registered with facadectl is pulled through both replicas, and
     assert.equal(after.ide, "ide v2\n", `${replica} serves the new spec`);
     assert.notEqual(after.digest, a.digest);
   }
+});
+
+test("the pull's trace reaches the local OTLP sink from both services", async () => {
+  type Export = { path: string; resourceSpans?: Array<{ resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> }; scopeSpans: Array<{ spans: Array<{ traceId: string }> }> }> };
+  const servicesByTrace = new Map<string, Set<string>>();
+  await waitUntil("a trace through registry and spec-provider", async () => {
+    const lines = (await readFile(join(dir, "logs", "otel-collector.log"), "utf8")).split("\n").filter(Boolean);
+    for (const line of lines) {
+      for (const resource of (JSON.parse(line) as Export).resourceSpans ?? []) {
+        const service = resource.resource.attributes.find((a) => a.key === "service.name")?.value.stringValue ?? "";
+        for (const span of resource.scopeSpans.flatMap((s) => s.spans)) servicesByTrace.set(span.traceId, (servicesByTrace.get(span.traceId) ?? new Set()).add(service));
+      }
+    }
+    return [...servicesByTrace.values()].some((names) => names.has("registry") && names.has("spec-provider"));
+  });
 });
 
 test("prometheus scrapes every facade process at its prometheusAddr", async () => {
