@@ -3,8 +3,7 @@ import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { canConnect } from "../../tests/support/process.ts";
-import type { AddressTable } from "./addresses.ts";
-import { localConfig } from "./addresses.ts";
+import { localConfig, type AddressTable } from "./addresses.ts";
 import { facadeProcess, type ComposeService } from "./compose.ts";
 
 /** How one compose service runs as a local process, and how to tell it is ready. */
