@@ -114,6 +114,12 @@ test("the README walk-through produces the image it describes", async () => {
   assert.equal(layersOf(outputOf("skopeo inspect") ?? "").length, 3, "alpine, busybox, the content layer");
   assert.equal(outputOf("cat "), "hello from the workspace\n", "umoci's rootfs has the content");
   assert.equal(outputOf("ctr run"), "hello from the workspace\n", "containerd runs the composed image");
+
+  // "npx facadectl delete demo makes it a 404"
+  await sh(localise("npx facadectl delete demo", join(dir, "demo")));
+  const gone = await fetch(`http://${registryAddr}/v2/remote/demo/manifests/latest`);
+  assert.equal(gone.status, 404);
+  assert.equal(((await gone.json()) as { errors: Array<{ code: string }> }).errors[0]?.code, "MANIFEST_UNKNOWN");
 });
 
 test("Ctrl-C stops both services", async () => {
