@@ -1,57 +1,23 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough, Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
-import tar from "tar-stream";
-import { image, type Layer } from "../support/images.ts";
-import { startProcess, waitUntil } from "../support/process.ts";
+import { pushBigLayer } from "../support/big-layer.ts";
+import { image } from "../support/images.ts";
+import { rssKiB, startProcess, waitUntil } from "../support/process.ts";
 import { UpstreamRegistry } from "../support/upstream-registry.ts";
 
 const LAYER_FILE_BYTES = 512 * 1024 * 1024;
-const CHUNK = randomBytes(1024 * 1024);
-
-/** A tar holding one 512 MiB file, produced chunk by chunk: never in memory as a whole. */
-function bigTar(): Readable {
-  const pack = tar.pack();
-  const entry = pack.entry({ name: "big.bin", size: LAYER_FILE_BYTES, mode: 0o644, mtime: new Date("2024-01-01T00:00:00Z") });
-  (async () => {
-    for (let written = 0; written < LAYER_FILE_BYTES; written += CHUNK.length) {
-      if (!entry.write(CHUNK)) await new Promise<void>((resolve) => entry.once("drain", () => resolve()));
-    }
-    await new Promise<void>((resolve) => entry.end(() => resolve()));
-    pack.finalize();
-  })().catch((err: Error) => pack.destroy(err));
-  return pack as unknown as Readable;
-}
-
-/** Streams the tar once to learn its digest and size, then again into the registry. */
-async function pushBigLayer(upstream: UpstreamRegistry, repo: string): Promise<Layer> {
-  const hash = createHash("sha256");
-  let size = 0;
-  for await (const chunk of bigTar()) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  const digest = `sha256:${hash.digest("hex")}`;
-  await upstream.pushBlob(repo, digest, bigTar().pipe(new PassThrough()), size);
-  return { blob: Buffer.alloc(0), digest, diffId: digest, size, gzip: false };
-}
-
-async function rssKiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
-}
 
 test("a 512 MiB layer streams through the registry while its resident memory stays flat", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "facade-memory-"));
   const upstream = await UpstreamRegistry.start();
   try {
-    const big = await pushBigLayer(upstream, "big");
+    const big = await pushBigLayer(upstream, "big", LAYER_FILE_BYTES);
     const built = image({ family: "oci", layers: [big] });
     await upstream.pushBlob("big", built.configDigest, built.config);
     await upstream.pushManifest("big", "1", built.manifest, built.mediaType);

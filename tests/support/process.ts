@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { readFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -95,4 +96,10 @@ export function canConnect(target: number | string): Promise<boolean> {
     });
     socket.once("error", () => resolve(false));
   });
+}
+
+/** Resident memory of a process now (VmRSS from /proc), in KiB. */
+export async function rssKiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
 }

@@ -29,6 +29,11 @@ export class UpstreamRegistry {
     return `http://${this.host}`;
   }
 
+  /** The docker-registry process id, for reading its resident memory. */
+  get pid(): number {
+    return this.process.child.pid as number;
+  }
+
   /** With basic, the registry requires that user and password (htpasswd, bcrypt) for every request. */
   static async start(options: { basic?: { user: string; password: string } } = {}): Promise<UpstreamRegistry> {
     const dir = await mkdtemp(join(tmpdir(), "facade-upstream-"));
