@@ -1,9 +1,11 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../shared/config/load.ts";
 import type { Config } from "../shared/config/schema.ts";
+import { stopOnSignals } from "../shared/lifecycle.ts";
 import { createLogger } from "../shared/logging.ts";
+import { startOpsServer } from "../shared/telemetry/ops-server.ts";
 import { startSpecProvider } from "../spec-provider/src/index.ts";
-import { startRegistry } from "../registry/src/index.ts";
+import { startRegistry, type RunningRegistry } from "../registry/src/index.ts";
 
 /**
  * `npm start`: both services in one process on the embedded defaults (file
@@ -24,7 +26,9 @@ try {
 
 const logger = createLogger({ level: config.logLevel, service: "registry-facade" });
 let specProvider;
-let registry;
+let registry: RunningRegistry | undefined;
+// One /metrics for both services (they share one metrics registry); /ready is the registry's.
+const ops = await startOpsServer(config, async () => registry?.ready() ?? { ready: false, checks: { startup: "starting" } }, logger);
 try {
   specProvider = await startSpecProvider(config, logger);
   const wired: Config = {
@@ -64,19 +68,10 @@ The README's walk-through goes further: content layers, umoci, containerd's host
 Ctrl-C stops both services.
 `);
 
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.once(signal, () => {
-    logger.info({ signal }, "stopping");
-    // The registry first: it may still be asking the spec-provider.
-    registry
-      .stop()
-      .then(() => specProvider.stop())
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          logger.error({ err }, "unclean stop");
-          process.exit(1);
-        },
-      );
-  });
-}
+const [runningRegistry, runningSpecProvider] = [registry, specProvider];
+stopOnSignals(logger, async () => {
+  // The registry first: it may still be asking the spec-provider.
+  await runningRegistry.stop();
+  await runningSpecProvider.stop();
+  await ops.close();
+});

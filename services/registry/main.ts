@@ -1,22 +1,34 @@
 import { parseArgs } from "node:util";
-import { loadConfig } from "../shared/config/load.ts";
+import { ConfigError, loadConfig } from "../shared/config/load.ts";
+import { stopOnSignals } from "../shared/lifecycle.ts";
 import { createLogger } from "../shared/logging.ts";
-import { startRegistry } from "./src/index.ts";
+import { startOpsServer } from "../shared/telemetry/ops-server.ts";
+import { startRegistry, type RunningRegistry } from "./src/index.ts";
 
-const { values } = parseArgs({ options: { config: { type: "string" } } });
-const config = await loadConfig(values.config);
-const logger = createLogger({ level: config.logLevel, service: "registry" });
-const registry = await startRegistry(config, logger);
+const { values } = parseArgs({ options: { config: { type: "string" } }, strict: true });
 
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.once(signal, () => {
-    logger.info({ signal }, "stopping");
-    registry.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, "stop failed");
-        process.exit(1);
-      },
-    );
-  });
+let config;
+try {
+  config = await loadConfig(values.config);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`registry: ${err.message}\n`);
+  process.exit(2);
 }
+
+const logger = createLogger({ level: config.logLevel, service: "registry" });
+let registry: RunningRegistry | undefined;
+// Probes and metrics answer from the start: while the registry starts, /live
+// is 200 and /ready says why it is not ready yet.
+const ops = await startOpsServer(config, async () => registry?.ready() ?? { ready: false, checks: { startup: "starting" } }, logger);
+try {
+  registry = await startRegistry(config, logger);
+} catch (err) {
+  logger.fatal({ err }, "cannot start");
+  process.exit(1);
+}
+const running = registry;
+stopOnSignals(logger, async () => {
+  await running.stop();
+  await ops.close();
+});

@@ -1,7 +1,9 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../shared/config/load.ts";
+import { stopOnSignals } from "../shared/lifecycle.ts";
 import { createLogger } from "../shared/logging.ts";
-import { startSpecProvider } from "./src/index.ts";
+import { startOpsServer } from "../shared/telemetry/ops-server.ts";
+import { startSpecProvider, type RunningSpecProvider } from "./src/index.ts";
 
 /** The process entry: arguments, configuration, logger, signals. Everything else is in src/. */
 const { values } = parseArgs({ options: { config: { type: "string" } }, strict: true });
@@ -16,7 +18,9 @@ try {
 }
 
 const logger = createLogger({ level: config.logLevel, service: "spec-provider" });
-let provider;
+let provider: RunningSpecProvider | undefined;
+// Metrics and probes answer from the start; /ready mirrors grpc.health.v1.
+const ops = await startOpsServer(config, async () => provider?.ready() ?? { ready: false, checks: { startup: "starting" } }, logger);
 try {
   provider = await startSpecProvider(config, logger);
 } catch (err) {
@@ -25,15 +29,8 @@ try {
   process.exit(1);
 }
 
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.once(signal, () => {
-    logger.info({ signal }, "stopping");
-    provider.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, "unclean stop");
-        process.exit(1);
-      },
-    );
-  });
-}
+const running = provider;
+stopOnSignals(logger, async () => {
+  await running.stop();
+  await ops.close();
+});

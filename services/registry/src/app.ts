@@ -1,6 +1,6 @@
 import Koa from "koa";
 import Router from "@koa/router";
-import type { Logger } from "../../shared/logging.ts";
+import { accessLog } from "./access-log.ts";
 import type { AppContext } from "./context.ts";
 import { errorMiddleware } from "./errors.ts";
 import { baseRoute } from "./routes/base.ts";
@@ -28,16 +28,4 @@ export function createApp(app: AppContext): Koa {
   // on purpose) here; without a listener it would print them to stderr.
   koa.on("error", (err: Error) => app.logger.debug({ reason: err.message }, "response ended with an error"));
   return koa;
-}
-
-/** One line per request, written when the response is done (blob streams included). */
-function accessLog(logger: Logger): Koa.Middleware {
-  return async (ctx, next) => {
-    const started = process.hrtime.bigint();
-    ctx.res.once("close", () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.info({ method: ctx.method, path: ctx.path, status: ctx.res.statusCode, ms: Math.round(ms * 10) / 10, complete: ctx.res.writableFinished }, "request");
-    });
-    await next();
-  };
 }

@@ -4,18 +4,20 @@ import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Config } from "../../shared/config/schema.ts";
 import { subsystemLogger, type Logger } from "../../shared/logging.ts";
+import type { Readiness } from "../../shared/telemetry/ops-server.ts";
 import { createApp } from "./app.ts";
 import { createContext } from "./context.ts";
+import { RegistryHealth } from "./health.ts";
+import { observeUpstreamRequests } from "./upstream/observe.ts";
 
 export interface RunningRegistry {
   /** The port really bound (registry.port 0 picks a free one). */
   readonly port: number;
-  /** Stops accepting, lets requests in flight finish, then closes upstream pools. */
+  /** What /ready answers: a spec-provider serving, the store writable, not stopping. */
+  ready(): Promise<Readiness>;
+  /** Turns unready, stops accepting, lets requests in flight finish (up to shutdownGraceMs), then closes upstream pools. */
   stop(): Promise<void>;
 }
-
-/** How long stop() lets requests in flight finish before closing their connections. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function startRegistry(config: Config, logger: Logger): Promise<RunningRegistry> {
   const log = subsystemLogger(logger, "registry");
@@ -23,6 +25,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   if (config.registry.requireAuth) throw new Error("registry.requireAuth is not supported yet: refusing to serve pulls unauthenticated");
   const tls = config.registry.tls;
   const certificate = tls ? { cert: await readFile(tls.crt), key: await readFile(tls.key) } : undefined;
+  observeUpstreamRequests();
   const context = await createContext(config, log);
   const handler = createApp(context).callback();
   const server: Server = certificate ? createTlsServer(certificate, handler) : createServer(handler);
@@ -38,15 +41,21 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   const port = (server.address() as AddressInfo).port;
   log.info({ host: config.registry.host, port, prefix: config.registry.prefix, tls: tls !== undefined }, "registry listening");
   let stopping: Promise<void> | undefined;
+  const health = new RegistryHealth(config.registry);
   const stop = async () => {
+    health.markStopping();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     // Transfers in flight get a grace period, then their connections are cut.
-    const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    const force = setTimeout(() => {
+      log.warn({ graceMs: config.shutdownGraceMs }, "requests still running after the grace period; closing their connections");
+      server.closeAllConnections();
+    }, config.shutdownGraceMs);
     await closed;
     clearTimeout(force);
+    health.close();
     await context.close();
     log.info("registry stopped");
   };
-  return { port, stop: () => (stopping ??= stop()) };
+  return { port, ready: () => health.readiness(), stop: () => (stopping ??= stop()) };
 }

@@ -132,6 +132,12 @@ export const configSchema = z.strictObject({
   readinessProbeAddr: listenAddr.optional().describe("host:port serving /live and /ready"),
   pprofAddr: listenAddr.optional().describe("host:port of a debug endpoint"),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").describe("pino log level"),
+  shutdownGraceMs: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(30_000)
+    .describe("on SIGTERM, how long blob streams and gRPC calls in flight may go on before their connections are cut"),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { status as Code, type handleServerStreamingCall, type handleUnaryCall, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
 import type { Logger } from "../logging.ts";
+import { rpcDuration, rpcHandled, secondsSince } from "../telemetry/metrics.ts";
 import { statusFromError, type ErrorStatus } from "./status.ts";
 
 /**
@@ -8,7 +9,8 @@ import { statusFromError, type ErrorStatus } from "./status.ts";
  * async handler that rejects would leave the call hanging (or, thrown
  * synchronously, crash the process). These wrappers are the only way handlers
  * are registered, so every failure becomes a status from statusFromError and a
- * log line, and no stack ever reaches a client.
+ * log line, and no stack ever reaches a client; they also count every call
+ * and its duration by method and code.
  */
 
 export type UnaryHandler<Req, Res> = (request: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>;
@@ -22,11 +24,13 @@ export function unaryHandler<Req, Res>(method: string, logger: Logger, handler: 
       .then(
         (response) => {
           logger.debug({ method, ms: elapsed(started) }, "call ok");
+          observe(method, Code.OK, started);
           callback(null, response);
         },
         (err: unknown) => {
           const status = statusFromError(err);
           logFailure(logger, method, err, status, started);
+          observe(method, status.code, started);
           callback(status);
         },
       );
@@ -58,15 +62,18 @@ export function serverStreamHandler<Req, Res>(method: string, logger: Logger, ha
       .then(
         () => {
           logger.debug({ method, ms: elapsed(started) }, "stream ended");
+          observe(method, cancel.signal.aborted ? Code.CANCELLED : Code.OK, started);
           if (!cancel.signal.aborted) call.end();
         },
         (err: unknown) => {
           if (cancel.signal.aborted) {
             logger.debug({ method, err }, "stream failed after the client went away");
+            observe(method, Code.CANCELLED, started);
             return;
           }
           const status = statusFromError(err);
           logFailure(logger, method, err, status, started);
+          observe(method, status.code, started);
           call.emit("error", status);
         },
       );
@@ -80,6 +87,12 @@ function logFailure(logger: Logger, method: string, err: unknown, status: ErrorS
   if (status.internal) logger.error({ ...fields, err }, "call failed");
   else if (status.code === Code.UNAVAILABLE) logger.warn({ ...fields, reason: status.details }, "call failed: dependency unavailable");
   else logger.debug({ ...fields, reason: status.details }, "call refused");
+}
+
+function observe(method: string, code: Code, started: number): void {
+  const labels = { method, code: Code[code] };
+  rpcHandled.inc(labels);
+  rpcDuration.observe(labels, secondsSince(started));
 }
 
 function elapsed(started: number): number {

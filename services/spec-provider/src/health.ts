@@ -11,14 +11,16 @@ const SERVICE_NAMES = ["", "registryfacade.SpecProvider", "facade.manage.v1.Spec
  * says NOT_SERVING and readiness probes or load balancers send callers
  * elsewhere. Once stopping, it stays NOT_SERVING.
  */
-export function addHealthService(server: Server, store: SpecStore): { stopping(): void } {
+export function addHealthService(server: Server, store: SpecStore): { stopping(): void; serving(): boolean } {
   const health = new HealthImplementation(Object.fromEntries(SERVICE_NAMES.map((name) => [name, "SERVING" as const])));
   health.addToServer(server);
   let stopping = false;
+  let available = true;
   const setAll = (status: ServingStatus) => {
     for (const name of SERVICE_NAMES) health.setStatus(name, status);
   };
-  store.onAvailabilityChange?.((available) => {
+  store.onAvailabilityChange?.((now) => {
+    available = now;
     if (!stopping) setAll(available ? "SERVING" : "NOT_SERVING");
   });
   return {
@@ -26,5 +28,7 @@ export function addHealthService(server: Server, store: SpecStore): { stopping()
       stopping = true;
       setAll("NOT_SERVING");
     },
+    /** What grpc.health.v1 answers, for the HTTP /ready of readinessProbeAddr. */
+    serving: () => available && !stopping,
   };
 }

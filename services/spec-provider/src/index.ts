@@ -4,19 +4,20 @@ import { SpecManagementServiceService } from "../../../gen/facade/manage/v1/mana
 import { SpecProviderService } from "../../../gen/registryfacade/provider.ts";
 import type { Config, SpecProviderConfig } from "../../shared/config/schema.ts";
 import { subsystemLogger, type Logger } from "../../shared/logging.ts";
+import type { Readiness } from "../../shared/telemetry/ops-server.ts";
 import { createAppContext } from "./context.ts";
 import { addHealthService } from "./health.ts";
 import { specManagementService, specProviderService } from "./rpc/index.ts";
+import { trackStoreSize } from "./store-size.ts";
 
 export interface RunningSpecProvider {
   /** The port really bound (the configured one, or the one the OS picked for port 0). */
   readonly port: number;
-  /** Stops accepting calls, ends watch streams, lets unary calls in flight finish, closes the store. */
+  /** What /ready answers: the same as grpc.health.v1 (store reachable, not stopping). */
+  ready(): Promise<Readiness>;
+  /** Stops accepting calls, ends watch streams, lets unary calls in flight finish (up to shutdownGraceMs), closes the store. */
   stop(): Promise<void>;
 }
-
-/** How long stop() waits for calls in flight before cancelling them. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 /** grpc-js's default limit of a received message. */
 const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -41,6 +42,7 @@ export async function startSpecProvider(config: Config, logger: Logger): Promise
     await ctx.close();
     throw err;
   }
+  trackStoreSize(ctx.store, ctx.shutdown, subsystemLogger(logger, "store-size"));
   log.info({ host: config.specProvider.host, port, store: config.specProvider.store.type, tls: config.specProvider.tls !== undefined }, "spec-provider listening");
 
   let stopping: Promise<void> | undefined;
@@ -51,10 +53,10 @@ export async function startSpecProvider(config: Config, logger: Logger): Promise
     ctx.endStreams();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
-        log.warn({ graceMs: SHUTDOWN_GRACE_MS }, "calls still running after the grace period; cancelling them");
+        log.warn({ graceMs: config.shutdownGraceMs }, "calls still running after the grace period; cancelling them");
         server.forceShutdown();
         resolve();
-      }, SHUTDOWN_GRACE_MS);
+      }, config.shutdownGraceMs);
       server.tryShutdown(() => {
         clearTimeout(force);
         resolve();
@@ -65,6 +67,7 @@ export async function startSpecProvider(config: Config, logger: Logger): Promise
   };
   return {
     port,
+    ready: async () => (health.serving() ? { ready: true, checks: { store: "ok" } } : { ready: false, checks: { store: "store unavailable or stopping" } }),
     stop: () => (stopping ??= stop()),
   };
 }

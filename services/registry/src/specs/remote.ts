@@ -59,7 +59,8 @@ export class RemoteSpecSource implements SpecSource {
   }
 }
 
-function channelCredentials(provider: RemoteSpecProviderConfig) {
+/** The channel credentials of a provider; readiness checks dial it the same way. */
+export function channelCredentials(provider: RemoteSpecProviderConfig) {
   if (!provider.tls) return credentials.createInsecure();
   const read = (file: string | undefined) => (file === undefined ? null : readFileSync(file));
   return credentials.createSsl(read(provider.tls.ca), read(provider.tls.key), read(provider.tls.crt));
