@@ -1,6 +1,7 @@
 import { ImageSpec } from "../../../gen/registryfacade/provider.ts";
 import { digestOf } from "../../shared/digest.ts";
 import type { Logger } from "../../shared/logging.ts";
+import { compositionDuration, secondsSince, singleFlightWaiters, specLookupDuration } from "../../shared/telemetry/metrics.ts";
 import { accepts, type Accepted } from "./accept.ts";
 import { compose, type ComposeDeps } from "./compose/compose.ts";
 import { renderAll, type RenderedManifest, type Rendering } from "./compose/render.ts";
@@ -31,13 +32,25 @@ export class ManifestService {
   ) {}
 
   async byTag(repo: Repository, accepted: Accepted): Promise<ServedManifest> {
-    const spec = await this.specs[repo.kind].get(repo.key);
+    const spec = await this.lookUp(repo);
     if (spec === undefined) throw new RegistryError("MANIFEST_UNKNOWN", "no image spec for this repository", { name: repo.name });
     const renderings = await this.composeOnce(repo, spec);
     const rendered = renderings.filter((r): r is RenderedManifest => "bytes" in r);
     const chosen = rendered.find((r) => accepts(accepted, r.mediaType));
     if (!chosen) throw notAcceptable(accepted, renderings.map((r) => ("unrenderable" in r ? r.unrenderable : `${r.mediaType} not accepted`)));
     return chosen;
+  }
+
+  private async lookUp(repo: Repository): Promise<ImageSpec | undefined> {
+    const started = performance.now();
+    let result = "error";
+    try {
+      const spec = await this.specs[repo.kind].get(repo.key);
+      result = spec === undefined ? "not_found" : "found";
+      return spec;
+    } finally {
+      specLookupDuration.observe({ source: repo.kind, result }, secondsSince(started));
+    }
   }
 
   /**
@@ -48,9 +61,18 @@ export class ManifestService {
     const key = `${repo.name} ${digestOf(ImageSpec.encode(spec).finish())}`;
     let pending = this.inFlight.get(key);
     if (!pending) {
+      const started = performance.now();
       pending = this.composeAndStore(repo, spec).finally(() => this.inFlight.delete(key));
+      pending.then(
+        () => compositionDuration.observe({ result: "ok" }, secondsSince(started)),
+        () => compositionDuration.observe({ result: "error" }, secondsSince(started)),
+      );
       this.inFlight.set(key, pending);
+      return pending;
     }
+    singleFlightWaiters.inc({ operation: "composition" });
+    const done = () => singleFlightWaiters.dec({ operation: "composition" });
+    pending.then(done, done);
     return pending;
   }
 

@@ -9,6 +9,7 @@ import { RegistryError } from "../errors.ts";
 import type { BlobRecord, Store } from "../store.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import { parseRange, type ByteRange } from "./range.ts";
+import { CountingStream, startTransfer } from "./transfer.ts";
 import { BlobIntegrityError, ExactLength, Slice, VerifyingStream } from "./streams.ts";
 
 /** Distribution answers blobs as octet streams whatever the layer type; so do we. */
@@ -30,6 +31,7 @@ export class BlobServer {
   async serve(ctx: Context, name: string, digest: string, blob: BlobRecord): Promise<void> {
     const common = { "Docker-Content-Digest": digest, ETag: `"${digest}"`, "Accept-Ranges": "bytes" };
     // HEAD answers from the record alone and never opens an upstream body.
+    if (ctx.method !== "HEAD") startTransfer(ctx, blob.source);
     const range = ctx.method === "HEAD" ? ({ kind: "none" } as const) : parseRange(ctx.get("range") || undefined, blob.size);
     if (range.kind === "unsatisfiable") {
       throw new RegistryError("RANGE_NOT_SATISFIABLE", "range not satisfiable", { size: blob.size }, 416, { ...common, "Content-Range": `bytes */${blob.size}` });
@@ -99,7 +101,7 @@ export class BlobServer {
     ctx.respond = false;
     ctx.res.writeHead(ctx.status);
     try {
-      await pipeline([...streams, ctx.res]);
+      await pipeline([...streams, new CountingStream(ctx.state["blob"]), ctx.res]);
     } catch (err) {
       // Wrong bytes from a source are worth an operator's attention; a client
       // that went away (or an upstream that broke off) is routine.

@@ -4,6 +4,7 @@ import { SpecProviderClient, type ImageSpec } from "../../../../gen/registryfaca
 import type { RemoteSpecProviderConfig } from "../../../shared/config/schema.ts";
 import { unaryCall } from "../../../shared/grpc/client.ts";
 import type { Logger } from "../../../shared/logging.ts";
+import { specLookupErrors } from "../../../shared/telemetry/metrics.ts";
 import { unavailable } from "../errors.ts";
 import type { SpecSource } from "./source.ts";
 
@@ -47,6 +48,7 @@ export class RemoteSpecSource implements SpecSource {
         if (e.code === status.NOT_FOUND || e.code === status.INVALID_ARGUMENT) continue;
         const code = status[e.code] ?? String(e.code);
         this.logger.warn({ addr, code, reason: e.details }, "spec-provider call failed");
+        specLookupErrors.inc({ provider: addr, code });
         failures.push({ addr, code, message: e.details });
       }
     }

@@ -1,0 +1,133 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { image, layer, type BuiltImage } from "../support/images.ts";
+import { freePort, waitUntil } from "../support/process.ts";
+import { UpstreamRegistry } from "../support/upstream-registry.ts";
+import { putSpec, startService, type ServiceProcess } from "./services.ts";
+
+/**
+ * What an operator checks on a node: /metrics of both services after a real
+ * pull, and /ready of the registry following the spec-provider.
+ */
+let dir: string;
+let upstream: UpstreamRegistry;
+let built: BuiltImage;
+let baseRef: string;
+let specProviderPort: number;
+let specProvider: ServiceProcess;
+let registry: ServiceProcess;
+
+const startSpecProvider = () => startService("spec-provider", { specProvider: { port: specProviderPort, store: { type: "file", path: join(dir, "specs") } } });
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "facade-ops-"));
+  upstream = await UpstreamRegistry.start();
+  built = image({ family: "oci", layers: [await layer([{ path: "a.txt", content: "metrics\n".repeat(1000) }]), await layer([{ path: "b.txt", content: "more\n" }])] });
+  baseRef = await upstream.pushImage("ops", "1", built);
+  specProviderPort = await freePort();
+  specProvider = await startSpecProvider();
+  registry = await startService("registry", { registry: { port: 0, store: join(dir, "store"), remoteSpecProvider: [{ addr: `127.0.0.1:${specProviderPort}` }], specProviderTimeoutMs: 1000 } });
+});
+after(async () => {
+  await registry?.stop();
+  await specProvider?.stop();
+  await upstream?.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** One scrape as Prometheus sees it: every sample by its full series name. */
+async function scrape(url: string): Promise<Map<string, number>> {
+  const res = await fetch(url);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+  const samples = new Map<string, number>();
+  for (const line of (await res.text()).split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const at = line.lastIndexOf(" ");
+    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return samples;
+}
+
+const value = (samples: Map<string, number>, series: string) => samples.get(series) ?? 0;
+/** Sum of every series of a metric whose labels include all of these. */
+function sum(samples: Map<string, number>, metric: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const [series, v] of samples) {
+    if (!series.startsWith(`${metric}{`) && series !== metric) continue;
+    if (Object.entries(labels).every(([k, want]) => series.includes(`${k}="${want}"`))) total += v;
+  }
+  return total;
+}
+
+async function pull(id: string): Promise<void> {
+  const base = `http://127.0.0.1:${registry.port}/v2/remote/${id}`;
+  const res = await fetch(`${base}/manifests/latest`, { headers: { accept: "application/vnd.oci.image.manifest.v1+json" } });
+  assert.equal(res.status, 200);
+  const manifest = (await res.json()) as { config: { digest: string }; layers: Array<{ digest: string }> };
+  for (const digest of [manifest.config.digest, ...manifest.layers.map((l) => l.digest)]) {
+    const blob = await fetch(`${base}/blobs/${digest}`);
+    assert.equal(blob.status, 200);
+    await blob.arrayBuffer();
+  }
+}
+
+test("a pull moves the registry's request, composition, upstream and blob counters, and the spec-provider's RPC counters", async () => {
+  const R = "registry_facade_";
+  const registryBefore = await scrape(registry.metricsUrl);
+  const providerBefore = await scrape(specProvider.metricsUrl);
+  await putSpec(`127.0.0.1:${specProviderPort}`, "ops-ws", { baseRef });
+  await pull("ops-ws");
+  const missing = await fetch(`http://127.0.0.1:${registry.port}/v2/remote/no-such-ws/manifests/latest`);
+  assert.equal(missing.status, 404);
+
+  // The access log line is written when the response closes; give the last one a moment.
+  let registryAfter = await scrape(registry.metricsUrl);
+  await waitUntil("blob requests counted", async () => {
+    registryAfter = await scrape(registry.metricsUrl);
+    return sum(registryAfter, `${R}http_requests_total`, { route: "blob" }) - sum(registryBefore, `${R}http_requests_total`, { route: "blob" }) === 3;
+  });
+  const delta = (metric: string, labels: Record<string, string> = {}) => sum(registryAfter, metric, labels) - sum(registryBefore, metric, labels);
+  assert.equal(delta(`${R}http_requests_total`, { route: "manifest", method: "GET", status: "200" }), 1);
+  assert.equal(delta(`${R}http_requests_total`, { route: "manifest", method: "GET", status: "404" }), 1);
+  assert.equal(delta(`${R}http_request_duration_seconds_count`, { route: "blob", status: "200" }), 3);
+  assert.equal(delta(`${R}manifest_composition_duration_seconds_count`, { result: "ok" }), 1);
+  const layerBytes = built.layers.reduce((n, l) => n + l.size, 0);
+  assert.equal(delta(`${R}blob_bytes_served_total`), layerBytes + built.config.length, "every body byte, by source");
+  assert.equal(delta(`${R}blob_bytes_served_total`, { source: "store" }), built.config.length, "the composed config comes from the store");
+  assert.ok(delta(`${R}upstream_request_duration_seconds_count`, { host: upstream.host, status: "200" }) >= 3, "tag, manifest, config and layers fetched upstream");
+  assert.equal(value(registryAfter, `${R}blob_streams_in_flight`), 0);
+  assert.ok(delta(`${R}spec_lookup_duration_seconds_count`, { source: "remote", result: "found" }) >= 1);
+  assert.ok(delta(`${R}spec_lookup_duration_seconds_count`, { source: "remote", result: "not_found" }) >= 1);
+
+  const providerAfter = await scrape(specProvider.metricsUrl);
+  const rpc = (labels: Record<string, string>) => sum(providerAfter, `${R}grpc_server_handled_total`, labels) - sum(providerBefore, `${R}grpc_server_handled_total`, labels);
+  assert.equal(rpc({ method: "PutSpec", code: "OK" }), 1);
+  assert.ok(rpc({ method: "GetImageSpec", code: "OK" }) >= 1);
+  assert.ok(rpc({ method: "GetImageSpec", code: "NOT_FOUND" }) >= 1);
+  assert.ok(sum(providerAfter, `${R}grpc_server_handling_seconds_count`, { method: "PutSpec" }) >= 1);
+  assert.equal(value(providerAfter, `${R}spec_store_specs`), 1);
+  assert.ok(value(providerAfter, `${R}process_resident_memory_bytes`) > 0, "process metrics in the same namespace");
+});
+
+test("/ready follows the spec-provider: 503 naming it while it is down, 200 again once it is back; /live stays 200", async () => {
+  const ready = async () => {
+    const res = await fetch(`${registry.probeUrl}/ready`);
+    return { status: res.status, body: (await res.json()) as { ready: boolean; checks: Record<string, string> } };
+  };
+  assert.deepEqual(await ready(), { status: 200, body: { ready: true, checks: { store: "ok", specProvider: "ok" } } });
+  assert.equal((await fetch(`${specProvider.probeUrl}/ready`)).status, 200);
+
+  await specProvider.stop();
+  await waitUntil("registry not ready", async () => (await ready()).status === 503);
+  const down = await ready();
+  assert.equal(down.body.ready, false);
+  assert.match(down.body.checks["specProvider"] ?? "", /no spec-provider serving \(127\.0\.0\.1:\d+: /);
+  assert.equal((await fetch(`${registry.probeUrl}/live`)).status, 200);
+
+  specProvider = await startSpecProvider();
+  await waitUntil("registry ready again", async () => (await ready()).status === 200, { timeoutMs: 20_000 });
+});
