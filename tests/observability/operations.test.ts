@@ -1,6 +1,6 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { image, layer, type BuiltImage } from "../support/images.ts";
@@ -130,4 +130,27 @@ test("/ready follows the spec-provider: 503 naming it while it is down, 200 agai
 
   specProvider = await startSpecProvider();
   await waitUntil("registry ready again", async () => (await ready()).status === 200, { timeoutMs: 20_000 });
+});
+
+/** Every series name a scrape can have: each family of a "# TYPE" line, a histogram with its _bucket, _sum and _count. */
+async function exportedNames(url: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const line of (await (await fetch(url)).text()).split("\n")) {
+    const [, name, type] = /^# TYPE (\S+) (\S+)$/.exec(line) ?? [];
+    if (!name) continue;
+    names.add(name);
+    if (type === "histogram") for (const suffix of ["_bucket", "_sum", "_count"]) names.add(`${name}${suffix}`);
+  }
+  return names;
+}
+
+test("the Grafana dashboard queries only metrics the services export, and graphs every one of theirs", async () => {
+  const dashboard = await readFile(new URL("../../deploy/grafana/registry-facade.json", import.meta.url), "utf8");
+  const queried = new Set(dashboard.match(/registry_facade_[a-z0-9_]+/g));
+  const exported = new Set([...(await exportedNames(registry.metricsUrl)), ...(await exportedNames(specProvider.metricsUrl))]);
+  assert.deepEqual([...queried].filter((name) => !exported.has(name)), [], "queried but not exported");
+  // The services' own metrics (not the runtime's process_ and nodejs_ ones) each have a panel.
+  const own = [...exported].filter((name) => !/^registry_facade_(process|nodejs)_/.test(name) && !/_(sum|count|bucket)$/.test(name));
+  const graphed = (name: string) => [...queried].some((q) => q === name || q.startsWith(`${name}_`));
+  assert.deepEqual(own.filter((name) => !graphed(name)), [], "exported but on no panel");
 });
