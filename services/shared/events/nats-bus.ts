@@ -1,10 +1,13 @@
-import { context, propagation, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
+import { context, propagation, SpanKind, trace, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
 import { connect, headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../logging.ts";
 import type { NatsConfig } from "../config/schema.ts";
 import { allEventsSubject, eventSubject, facadeEventSchema, type EventBus, type FacadeEvent, type FacadeEventHandler } from "./events.ts";
 
 const headerSetter: TextMapSetter<MsgHdrs> = { set: (carrier, key, value) => carrier.set(key, value) };
+/** No-op until tracing is started (telemetry/tracing.ts). */
+const tracer = trace.getTracer("registry-facade.events");
+
 const headerGetter: TextMapGetter<MsgHdrs> = {
   get: (carrier, key) => (carrier.has(key) ? carrier.get(key) : undefined),
   keys: (carrier) => carrier.keys(),
@@ -15,7 +18,8 @@ const headerGetter: TextMapGetter<MsgHdrs> = {
  * reconnects after an outage is told through onEventsMissed and drops its spec
  * caches, which is both simpler and safer than replaying a history it cannot
  * be sure is complete. Trace context rides in the message headers (W3C
- * traceparent) so a trace continues from publisher to subscriber.
+ * traceparent): a publish is a producer span, and handling the message a
+ * consumer span continuing the publisher's trace.
  */
 export class NatsEventBus implements EventBus {
   private readonly handlers = new Set<FacadeEventHandler>();
@@ -57,7 +61,9 @@ export class NatsEventBus implements EventBus {
           continue;
         }
         const carrierContext = message.headers ? propagation.extract(context.active(), message.headers, headerGetter) : context.active();
-        context.with(carrierContext, () => this.dispatch(parsed.data));
+        const span = tracer.startSpan(`${message.subject} process`, { kind: SpanKind.CONSUMER, attributes: { "messaging.system": "nats", "messaging.destination.name": message.subject } }, carrierContext);
+        context.with(trace.setSpan(carrierContext, span), () => this.dispatch(parsed.data));
+        span.end();
       }
     })();
     void (async () => {
@@ -82,9 +88,15 @@ export class NatsEventBus implements EventBus {
   }
 
   async publish(event: FacadeEvent): Promise<void> {
+    const subject = eventSubject(this.prefix, event);
+    const span = tracer.startSpan(`${subject} publish`, { kind: SpanKind.PRODUCER, attributes: { "messaging.system": "nats", "messaging.destination.name": subject } });
     const messageHeaders = headers();
-    propagation.inject(context.active(), messageHeaders, headerSetter);
-    this.connection.publish(eventSubject(this.prefix, event), JSON.stringify(event), { headers: messageHeaders });
+    propagation.inject(trace.setSpan(context.active(), span), messageHeaders, headerSetter);
+    try {
+      this.connection.publish(subject, JSON.stringify(event), { headers: messageHeaders });
+    } finally {
+      span.end();
+    }
   }
 
   subscribe(handler: FacadeEventHandler): () => void {
