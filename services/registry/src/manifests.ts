@@ -1,9 +1,10 @@
-import { ImageSpec } from "../../../gen/registryfacade/provider.ts";
-import { digestOf } from "../../shared/digest.ts";
+import { LRUCache } from "lru-cache";
+import type { ImageSpec } from "../../../gen/registryfacade/provider.ts";
 import type { Logger } from "../../shared/logging.ts";
 import { compositionDuration, secondsSince, singleFlightWaiters, specLookupDuration } from "../../shared/telemetry/metrics.ts";
 import { accepts, type Accepted } from "./accept.ts";
 import { compose, type ComposeDeps } from "./compose/compose.ts";
+import { ComposedCache, type Pinned } from "./compose/composed-cache.ts";
 import { renderAll, type RenderedManifest, type Rendering } from "./compose/render.ts";
 import { RegistryError } from "./errors.ts";
 import type { Repository } from "./names.ts";
@@ -18,23 +19,32 @@ export interface ServedManifest {
 
 /**
  * Manifests of composed images. By tag: fetch the spec, compose, store every
- * rendering and the blob provenance, then answer. By digest: only what this
- * registry composed for that very repository, straight from the store.
+ * rendering and the blob provenance, then answer; while the spec and the
+ * digests its images resolve to stay the same, from memory. By digest: only
+ * what this registry composed for that very repository, from the store (the
+ * bytes kept in memory: they cannot change).
  */
 export class ManifestService {
   private readonly inFlight = new Map<string, Promise<Rendering[]>>();
+  private readonly composed: ComposedCache;
+  /** Manifest bytes by digest; containerd asks by digest right after every HEAD by tag. */
+  private readonly manifestBytes = new LRUCache<string, Buffer>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) });
 
   constructor(
     private readonly specs: Record<Repository["kind"], SpecSource>,
     private readonly deps: ComposeDeps,
     private readonly store: Store,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.composed = new ComposedCache(deps);
+  }
 
   async byTag(repo: Repository, accepted: Accepted): Promise<ServedManifest> {
     const spec = await this.lookUp(repo);
     if (spec === undefined) throw new RegistryError("MANIFEST_UNKNOWN", "no image spec for this repository", { name: repo.name });
-    const renderings = await this.composeOnce(repo, spec);
+    const key = this.composed.key(repo.name, spec);
+    const pinned = await this.composed.pin(key, spec);
+    const renderings = (pinned && this.composed.get(key, pinned)) ?? (await this.composeOnce(key, repo, spec, pinned));
     const rendered = renderings.filter((r): r is RenderedManifest => "bytes" in r);
     const chosen = rendered.find((r) => accepts(accepted, r.mediaType));
     if (!chosen) throw notAcceptable(accepted, renderings.map((r) => ("unrenderable" in r ? r.unrenderable : `${r.mediaType} not accepted`)));
@@ -57,12 +67,11 @@ export class ManifestService {
    * Concurrent pulls of the same spec under the same name (a fleet of
    * workspaces starting at once) share one composition.
    */
-  private composeOnce(repo: Repository, spec: ImageSpec): Promise<Rendering[]> {
-    const key = `${repo.name} ${digestOf(ImageSpec.encode(spec).finish())}`;
+  private composeOnce(key: string, repo: Repository, spec: ImageSpec, pinned: Pinned | undefined): Promise<Rendering[]> {
     let pending = this.inFlight.get(key);
     if (!pending) {
       const started = performance.now();
-      pending = this.composeAndStore(repo, spec).finally(() => this.inFlight.delete(key));
+      pending = this.composeAndStore(key, repo, spec, pinned).finally(() => this.inFlight.delete(key));
       pending.then(
         () => compositionDuration.observe({ result: "ok" }, secondsSince(started)),
         () => compositionDuration.observe({ result: "error" }, secondsSince(started)),
@@ -76,8 +85,8 @@ export class ManifestService {
     return pending;
   }
 
-  private async composeAndStore(repo: Repository, spec: ImageSpec): Promise<Rendering[]> {
-    const composition = await compose(spec, this.deps);
+  private async composeAndStore(key: string, repo: Repository, spec: ImageSpec, pinned: Pinned | undefined): Promise<Rendering[]> {
+    const composition = await compose(spec, this.deps, pinned?.digests);
     const renderings = renderAll(composition);
     const rendered = renderings.filter((r): r is RenderedManifest => "bytes" in r);
 
@@ -89,12 +98,15 @@ export class ManifestService {
     for (const { descriptor, source } of composition.layers) blobs[descriptor.digest] ??= { size: descriptor.size, source };
     await this.store.addToRepository(repo.name, Object.fromEntries(rendered.map((r) => [r.digest, { mediaType: r.mediaType, size: r.bytes.length }])), blobs);
     this.logger.debug({ name: repo.name, digests: rendered.map((r) => r.digest), layers: composition.layers.length }, "composed");
+    // Only once stored: a hit answers without touching the store.
+    if (pinned) this.composed.set(key, pinned, renderings);
     return renderings;
   }
 
   async byDigest(repo: Repository, digest: string, accepted: Accepted): Promise<ServedManifest> {
     const entry = (await this.store.repository(repo.name))?.manifests[digest];
-    const bytes = entry ? await this.store.readBlob(digest) : undefined;
+    const bytes = entry ? (this.manifestBytes.get(digest) ?? (await this.store.readBlob(digest))) : undefined;
+    if (bytes) this.manifestBytes.set(digest, bytes);
     if (!entry || !bytes) throw new RegistryError("MANIFEST_UNKNOWN", "manifest unknown to this repository", { name: repo.name, digest });
     if (!accepts(accepted, entry.mediaType)) throw notAcceptable(accepted, [`${entry.mediaType} not accepted`]);
     return { bytes, digest, mediaType: entry.mediaType };

@@ -50,21 +50,14 @@ const UNCOMPRESSED_LAYER_TYPES: ReadonlySet<string> = new Set([MediaType.ociLaye
  * IDE, supervisor and IDE layer images, then the content layers. The base
  * config is patched as JSON so fields this code does not know survive.
  */
-export async function compose(spec: ImageSpec, deps: ComposeDeps): Promise<Composition> {
+export async function compose(spec: ImageSpec, deps: ComposeDeps, pinned?: ReadonlyMap<string, string>): Promise<Composition> {
   if (spec.baseRef === "") throw compositionFailed("the spec has no base_ref");
-  // The add-ons in layer order: static layers, then the IDE, supervisor and IDE layer images.
-  const candidates: AddOn[] = [
-    ...deps.staticLayers.map((s): AddOn => (s.type === "image" ? { kind: "image", ref: s.ref, role: "static layer image" } : { kind: "file", layer: s.layer })),
-    { kind: "image", ref: spec.ideRef, role: "ide" },
-    { kind: "image", ref: spec.supervisorRef, role: "supervisor" },
-    ...spec.ideLayerRef.map((ref): AddOn => ({ kind: "image", ref, role: "ide layer" })),
-  ];
-  const addOns = candidates.filter((a) => a.kind === "file" || a.ref !== "");
+  const addOns = addOnsOf(spec, deps.staticLayers);
 
   // Every image is resolved concurrently; the order stays that of addOns.
   const [base, resolved] = await Promise.all([
-    resolveImage(deps.client, spec.baseRef, deps.platform),
-    Promise.all(addOns.map((a) => (a.kind === "image" ? resolveImage(deps.client, a.ref, deps.platform) : undefined))),
+    resolveImage(deps.client, spec.baseRef, deps.platform, pinned?.get(spec.baseRef)),
+    Promise.all(addOns.map((a) => (a.kind === "image" ? resolveImage(deps.client, a.ref, deps.platform, pinned?.get(a.ref)) : undefined))),
   ]);
   const baseDiffIds = base.config.rootfs?.diff_ids;
   if (!Array.isArray(baseDiffIds) || baseDiffIds.length !== base.layers.length) {
@@ -104,6 +97,22 @@ export async function compose(spec: ImageSpec, deps: ComposeDeps): Promise<Compo
       "io.gitpod.workspace-image.size": String(base.layers.reduce((sum, l) => sum + l.size, 0)),
     },
   };
+}
+
+/** The add-ons in layer order: static layers, then the IDE, supervisor and IDE layer images; empty refs skipped. */
+function addOnsOf(spec: ImageSpec, staticLayers: readonly StaticLayer[]): AddOn[] {
+  const candidates: AddOn[] = [
+    ...staticLayers.map((s): AddOn => (s.type === "image" ? { kind: "image", ref: s.ref, role: "static layer image" } : { kind: "file", layer: s.layer })),
+    { kind: "image", ref: spec.ideRef, role: "ide" },
+    { kind: "image", ref: spec.supervisorRef, role: "supervisor" },
+    ...spec.ideLayerRef.map((ref): AddOn => ({ kind: "image", ref, role: "ide layer" })),
+  ];
+  return candidates.filter((a) => a.kind === "file" || a.ref !== "");
+}
+
+/** Every image reference a composition of spec resolves: the base, then the add-on images. */
+export function imageRefs(spec: ImageSpec, staticLayers: readonly StaticLayer[]): string[] {
+  return [spec.baseRef, ...addOnsOf(spec, staticLayers).flatMap((a) => (a.kind === "image" ? [a.ref] : []))];
 }
 
 function upstream(image: ResolvedImage): BlobSource {

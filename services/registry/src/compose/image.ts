@@ -40,10 +40,14 @@ export interface ImageConfig {
 
 const INDEX_TYPES = new Set<string>([MediaType.ociIndex, MediaType.dockerManifestList]);
 
-/** Resolves ref (tag or digest, index or manifest) to the configured platform's image. */
-export async function resolveImage(client: UpstreamClient, ref: string, platform: PlatformConfig): Promise<ResolvedImage> {
+/**
+ * Resolves ref (tag or digest, index or manifest) to the configured platform's
+ * image. pinned: the digest the ref was already resolved to by the caller,
+ * so a composition uses exactly the digests its cache key was made of.
+ */
+export async function resolveImage(client: UpstreamClient, ref: string, platform: PlatformConfig, pinned?: string): Promise<ResolvedImage> {
   try {
-    return await resolve(client, ref, platform);
+    return await resolve(client, ref, platform, pinned);
   } catch (err) {
     // "not found upstream" alone does not say which of the images was missing.
     if (err instanceof RegistryError && err.code === "MANIFEST_UNKNOWN" && !err.message.startsWith("cannot compose")) throw compositionFailed(`${ref}: ${err.message}`, err.detail);
@@ -51,7 +55,8 @@ export async function resolveImage(client: UpstreamClient, ref: string, platform
   }
 }
 
-async function resolve(client: UpstreamClient, ref: string, platform: PlatformConfig): Promise<ResolvedImage> {
+/** Where ref lives upstream; an unparsable ref cannot be composed. */
+function locate(ref: string): { parsed: ImageRef; repo: UpstreamRepo } {
   let parsed: ImageRef;
   try {
     parsed = parseImageRef(ref);
@@ -59,8 +64,19 @@ async function resolve(client: UpstreamClient, ref: string, platform: PlatformCo
     if (err instanceof InvalidImageRefError) throw compositionFailed(err.message);
     throw err;
   }
-  const repo: UpstreamRepo = { host: registryHost(parsed), repository: parsed.path };
-  let doc = await client.manifest(repo, parsed.digest ?? (await client.resolveTag(repo, manifestReference(parsed))));
+  return { parsed, repo: { host: registryHost(parsed), repository: parsed.path } };
+}
+
+/** The digest of the manifest (or index) ref points to now: its own digest, or its tag resolved upstream. */
+export async function currentDigest(client: UpstreamClient, ref: string): Promise<string> {
+  const { parsed, repo } = locate(ref);
+  return parsed.digest ?? (await client.resolveTag(repo, manifestReference(parsed)));
+}
+
+async function resolve(client: UpstreamClient, ref: string, platform: PlatformConfig, pinned: string | undefined): Promise<ResolvedImage> {
+  const { parsed, repo } = locate(ref);
+  const digest = pinned ?? (await currentDigest(client, ref));
+  let doc = await client.manifest(repo, digest);
   let manifest = parseJson(doc.bytes, `manifest of ${ref}`);
   let kind = manifestKind(manifest, doc.mediaType);
 

@@ -1,0 +1,72 @@
+import { LRUCache } from "lru-cache";
+import { ImageSpec } from "../../../../gen/registryfacade/provider.ts";
+import { digestOf } from "../../../shared/digest.ts";
+import type { ComposeDeps } from "./compose.ts";
+import { imageRefs } from "./compose.ts";
+import { currentDigest } from "./image.ts";
+import type { Rendering } from "./render.ts";
+
+/** What the images of a spec resolved to: each ref's digest, and all of them as one string. */
+export interface Pinned {
+  digests: ReadonlyMap<string, string>;
+  fingerprint: string;
+}
+
+/**
+ * Composed renderings in memory, so a warm manifest GET by tag does no
+ * composition, no JSON and no store access. An entry is for one repository
+ * name and one spec, and is used only while every image ref of the spec still
+ * resolves to the digests it was composed from: a moved tag recomposes (tag
+ * resolution, and how fresh it is, stays the upstream client's business).
+ */
+export class ComposedCache {
+  /** Spec digests per spec object: a spec cache hands out the same object, so a hit hashes nothing. */
+  private readonly specDigests = new WeakMap<ImageSpec, string>();
+  private readonly entries = new LRUCache<string, { fingerprint: string; renderings: Rendering[] }>({ max: 10_000 });
+  private readonly pinning = new Map<string, Promise<Pinned | undefined>>();
+
+  constructor(private readonly deps: ComposeDeps) {}
+
+  /** The cache (and single-flight) key of spec under a repository name. */
+  key(name: string, spec: ImageSpec): string {
+    let digest = this.specDigests.get(spec);
+    if (digest === undefined) {
+      digest = digestOf(ImageSpec.encode(spec).finish());
+      this.specDigests.set(spec, digest);
+    }
+    return `${name} ${digest}`;
+  }
+
+  /**
+   * The digests the spec's images resolve to now; undefined when one cannot
+   * be resolved (composing will say why). Concurrent pulls under one key
+   * (a fleet of workspaces starting) share one resolution.
+   */
+  pin(key: string, spec: ImageSpec): Promise<Pinned | undefined> {
+    let pending = this.pinning.get(key);
+    if (!pending) {
+      pending = this.resolve(spec).finally(() => this.pinning.delete(key));
+      this.pinning.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async resolve(spec: ImageSpec): Promise<Pinned | undefined> {
+    const refs = imageRefs(spec, this.deps.staticLayers);
+    try {
+      const digests = await Promise.all(refs.map((ref) => currentDigest(this.deps.client, ref)));
+      return { digests: new Map(refs.map((ref, i) => [ref, digests[i] as string])), fingerprint: digests.join(",") };
+    } catch {
+      return undefined;
+    }
+  }
+
+  get(key: string, pinned: Pinned): Rendering[] | undefined {
+    const entry = this.entries.get(key);
+    return entry?.fingerprint === pinned.fingerprint ? entry.renderings : undefined;
+  }
+
+  set(key: string, pinned: Pinned, renderings: Rendering[]): void {
+    this.entries.set(key, { fingerprint: pinned.fingerprint, renderings });
+  }
+}
