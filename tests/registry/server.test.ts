@@ -33,10 +33,10 @@ test("with registry.tls the registry serves HTTPS with that certificate", async 
   }
 });
 
-test("requireAuth, which this version cannot honour, refuses to start rather than serve openly", async () => {
+test("requireAuth with no source of credentials refuses to start rather than serve nobody", async () => {
   const dir = await mkdtemp(join(tmpdir(), "facade-auth-"));
   try {
-    await assert.rejects(startRegistry(parseConfig({ registry: { port: 0, store: join(dir, "store"), requireAuth: true } }), logger), /requireAuth is not supported/);
+    await assert.rejects(startRegistry(parseConfig({ registry: { port: 0, store: join(dir, "store"), requireAuth: true } }), logger), /requireAuth needs registry.htpasswd or registry.workspaceSecretFile/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

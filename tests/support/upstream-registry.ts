@@ -16,8 +16,8 @@ export class UpstreamRegistry {
     readonly port: number,
     private readonly dir: string,
     private readonly process: TestProcess,
-    /** Authorization header for the test's own pushes when basic auth is on. */
-    private readonly authorization: Record<string, string>,
+    /** Authorization header for the test's own pushes to a repository when auth is on. */
+    private readonly authorization: (repo: string) => Record<string, string>,
   ) {}
 
   /** host:port as it appears in image references. */
@@ -34,8 +34,25 @@ export class UpstreamRegistry {
     return this.process.child.pid as number;
   }
 
-  /** With basic, the registry requires that user and password (htpasswd, bcrypt) for every request. */
-  static async start(options: { basic?: { user: string; password: string } } = {}): Promise<UpstreamRegistry> {
+  /** Where the registry keeps its storage (the storage driver's root). */
+  get dataDir(): string {
+    return join(this.dir, "data");
+  }
+
+  /**
+   * With basic, the registry requires that user and password (htpasswd,
+   * bcrypt) for every request; with token, a token from that issuer
+   * (distribution's `auth: token`), and the tests push with token.push(repo).
+   * With redirectTo, blob GETs answer with a redirect to that base URL
+   * followed by the blob's path under dataDir (the redirect storage middleware).
+   */
+  static async start(
+    options: {
+      basic?: { user: string; password: string };
+      token?: { realm: string; service: string; issuer: string; rootCertBundle: string; push: (repo: string) => string };
+      redirectTo?: string;
+    } = {},
+  ): Promise<UpstreamRegistry> {
     const dir = await mkdtemp(join(tmpdir(), "facade-upstream-"));
     const port = await freePort();
     const config = join(dir, "config.yml");
@@ -45,27 +62,34 @@ export class UpstreamRegistry {
       `storage: {filesystem: {rootdirectory: ${join(dir, "data")}}, delete: {enabled: true}}`,
       `http: {addr: 127.0.0.1:${port}}`,
     ];
-    let authorization: Record<string, string> = {};
+    let authorization = (_repo: string): Record<string, string> => ({});
+    if (options.redirectTo) lines.push(`middleware: {storage: [{name: redirect, options: {baseurl: "${options.redirectTo}"}}]}`);
+    const token = options.token;
+    if (token) {
+      lines.push(`auth: {token: {realm: "${token.realm}", service: ${token.service}, issuer: ${token.issuer}, rootcertbundle: ${token.rootCertBundle}}}`);
+      authorization = (repo) => ({ authorization: `Bearer ${token.push(repo)}` });
+    }
     if (options.basic) {
       const htpasswd = join(dir, "htpasswd");
       const { stdout } = await exec("htpasswd", ["-Bbn", options.basic.user, options.basic.password]);
       await writeFile(htpasswd, stdout);
       lines.push(`auth: {htpasswd: {realm: facade-test, path: ${htpasswd}}}`);
-      authorization = { authorization: `Basic ${Buffer.from(`${options.basic.user}:${options.basic.password}`).toString("base64")}` };
+      const basic = { authorization: `Basic ${Buffer.from(`${options.basic.user}:${options.basic.password}`).toString("base64")}` };
+      authorization = () => basic;
     }
     await writeFile(config, lines.join("\n"));
     const process = startProcess("docker-registry", "docker-registry", ["serve", config]);
     const registry = new UpstreamRegistry(port, dir, process, authorization);
-    await waitUntil("docker-registry", async () => (await fetch(`${registry.url}/v2/`, { headers: authorization })).status === 200, { process });
+    await waitUntil("docker-registry", async () => (await fetch(`${registry.url}/v2/`, { headers: authorization("ready") })).status === 200, { process });
     return registry;
   }
 
   /** Uploads a blob in one PUT; data may be a stream of known length (never held in memory). */
   async pushBlob(repo: string, digest: string, data: Buffer | Readable, size?: number): Promise<void> {
-    const head = await request(`${this.url}/v2/${repo}/blobs/${digest}`, { method: "HEAD", headers: this.authorization });
+    const head = await request(`${this.url}/v2/${repo}/blobs/${digest}`, { method: "HEAD", headers: this.authorization(repo) });
     await head.body.dump();
     if (head.statusCode === 200) return;
-    const start = await request(`${this.url}/v2/${repo}/blobs/uploads/`, { method: "POST", headers: this.authorization });
+    const start = await request(`${this.url}/v2/${repo}/blobs/uploads/`, { method: "POST", headers: this.authorization(repo) });
     await start.body.dump();
     if (start.statusCode !== 202) throw new Error(`upload start: ${start.statusCode}`);
     const location = new URL(String(start.headers["location"]), this.url);
@@ -74,14 +98,14 @@ export class UpstreamRegistry {
     const put = await request(location, {
       method: "PUT",
       body: data,
-      headers: { ...this.authorization, "content-type": "application/octet-stream", ...(length !== undefined ? { "content-length": String(length) } : {}) },
+      headers: { ...this.authorization(repo), "content-type": "application/octet-stream", ...(length !== undefined ? { "content-length": String(length) } : {}) },
     });
     const text = await put.body.text();
     if (put.statusCode !== 201) throw new Error(`blob upload ${digest}: ${put.statusCode} ${text}`);
   }
 
   async pushManifest(repo: string, reference: string, bytes: Buffer, mediaType: string): Promise<void> {
-    const res = await request(`${this.url}/v2/${repo}/manifests/${reference}`, { method: "PUT", body: bytes, headers: { ...this.authorization, "content-type": mediaType } });
+    const res = await request(`${this.url}/v2/${repo}/manifests/${reference}`, { method: "PUT", body: bytes, headers: { ...this.authorization(repo), "content-type": mediaType } });
     const text = await res.body.text();
     if (res.statusCode !== 201) throw new Error(`manifest ${repo}:${reference}: ${res.statusCode} ${text}`);
   }

@@ -22,6 +22,8 @@ export function createApp(app: AppContext): Koa {
     ctx.set("Docker-Distribution-API-Version", "registry/2.0");
     await next();
   });
+  // Authentication comes before everything a request could learn, even a 404 or 405.
+  if (app.pullAuth) koa.use(app.pullAuth.middleware);
   koa.use(unsupported(`${app.config.prefix}/v2`));
   koa.use(router.routes());
   // Koa reports errors of responses it no longer controls (a blob stream cut

@@ -8,6 +8,8 @@ import { FixedSpecSource } from "./specs/fixed.ts";
 import { RemoteSpecSource } from "./specs/remote.ts";
 import { Store } from "./store.ts";
 import { UpstreamClient } from "./upstream/client.ts";
+import { TokenAuth } from "./upstream/token-auth.ts";
+import { openPullAuth, type PullAuth } from "./auth/pull-auth.ts";
 
 /** Everything the routes use, built once from the validated configuration. */
 export interface AppContext {
@@ -16,6 +18,8 @@ export interface AppContext {
   store: Store;
   manifests: ManifestService;
   blobs: BlobServer;
+  /** registry.requireAuth's check of clients' credentials; undefined when pulls are open. */
+  pullAuth: PullAuth | undefined;
   close(): Promise<void>;
 }
 
@@ -27,7 +31,9 @@ export async function createContext(config: Config, logger: Logger): Promise<App
   const staticLayers: StaticLayer[] = await Promise.all(
     registry.staticLayer.map(async (s): Promise<StaticLayer> => (s.type === "image" ? { type: "image", ref: s.ref } : { type: "file", layer: await describeFileLayer(s.ref) })),
   );
-  const client = new UpstreamClient({ insecureRegistries: registry.insecureRegistries });
+  const upstreamAuth = await TokenAuth.open(config, subsystemLogger(logger, "upstream-auth"));
+  const pullAuth = await openPullAuth(registry, subsystemLogger(logger, "pull-auth"));
+  const client = new UpstreamClient({ insecureRegistries: registry.insecureRegistries, auth: upstreamAuth });
   const remote = new RemoteSpecSource(registry.remoteSpecProvider, registry.specProviderTimeoutMs, subsystemLogger(logger, "spec-provider"));
   const manifests = new ManifestService(
     { remote, fixed: new FixedSpecSource(registry.fixedSpecFN) },
@@ -41,9 +47,12 @@ export async function createContext(config: Config, logger: Logger): Promise<App
     store,
     manifests,
     blobs: new BlobServer(store, client, subsystemLogger(logger, "blobs")),
+    pullAuth,
     async close() {
       remote.close();
+      pullAuth?.close();
       await client.close();
+      await upstreamAuth.close();
     },
   };
 }

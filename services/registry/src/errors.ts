@@ -13,6 +13,10 @@ export const ErrorCode = {
   MANIFEST_INVALID: 400,
   NAME_INVALID: 400,
   NAME_UNKNOWN: 404,
+  /** No valid credentials (registry.requireAuth); sent with a WWW-Authenticate challenge. */
+  UNAUTHORIZED: 401,
+  /** Valid credentials that do not cover this repository (another workspace's). */
+  DENIED: 403,
   /** Push, delete and routes this registry does not serve. */
   UNSUPPORTED: 405,
   /** Not in the OCI list; distribution uses it for 503. Runtimes retry it, unlike a 404. */

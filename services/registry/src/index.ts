@@ -1,14 +1,14 @@
-import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import { createServer as createTlsServer } from "node:https";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Config } from "../../shared/config/schema.ts";
 import { subsystemLogger, type Logger } from "../../shared/logging.ts";
 import type { Readiness } from "../../shared/telemetry/ops-server.ts";
 import { createApp } from "./app.ts";
 import { createContext } from "./context.ts";
-import { RegistryHealth } from "./health.ts";
 import { observeUpstreamRequests } from "./upstream/observe.ts";
+import { ServingCertificate } from "./tls.ts";
+import { RegistryHealth } from "./health.ts";
 
 export interface RunningRegistry {
   /** The port really bound (registry.port 0 picks a free one). */
@@ -21,20 +21,23 @@ export interface RunningRegistry {
 
 export async function startRegistry(config: Config, logger: Logger): Promise<RunningRegistry> {
   const log = subsystemLogger(logger, "registry");
-  // Serving without the authentication the operator asked for would be worse than not starting.
-  if (config.registry.requireAuth) throw new Error("registry.requireAuth is not supported yet: refusing to serve pulls unauthenticated");
   const tls = config.registry.tls;
-  const certificate = tls ? { cert: await readFile(tls.crt), key: await readFile(tls.key) } : undefined;
+  const certificate = tls ? await ServingCertificate.open(tls, subsystemLogger(logger, "tls")) : undefined;
   observeUpstreamRequests();
-  const context = await createContext(config, log);
+  const context = await createContext(config, log).catch((err: unknown) => {
+    certificate?.close();
+    throw err;
+  });
   const handler = createApp(context).callback();
-  const server: Server = certificate ? createTlsServer(certificate, handler) : createServer(handler);
+  const server: Server = certificate ? createTlsServer(certificate.options, handler) : createServer(handler);
+  if (certificate) certificate.attach(server as TlsServer);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.registry.port, config.registry.host, () => resolve());
     });
   } catch (err) {
+    certificate?.close();
     await context.close();
     throw err;
   }
@@ -54,6 +57,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
     await closed;
     clearTimeout(force);
     health.close();
+    certificate?.close();
     await context.close();
     log.info("registry stopped");
   };

@@ -32,6 +32,7 @@ const remoteSpecProvider = z.strictObject({
     })
     .optional()
     .describe("TLS towards this spec-provider; absent means plaintext"),
+  tokenFile: z.string().min(1).optional().describe("file whose first line is a bearer token sent with every call, for a spec-provider with auth.read (read at start)"),
 });
 
 const platform = z.strictObject({
@@ -54,7 +55,17 @@ export const registrySchema = z.strictObject({
   fixedSpecFN: z.string().min(1).optional().describe("JSON file of named specs (protobuf JSON) served as fixed/<name>"),
   store: z.string().min(1).default(".data/registry").describe("directory for composed manifests and configs and the blob cache"),
   storeMaxBytes: z.number().int().positive().default(10 * 1024 ** 3).describe("upper bound of the blob cache in bytes"),
-  requireAuth: z.boolean().default(false).describe("refuse pulls without valid credentials"),
+  requireAuth: z.boolean().default(false).describe("refuse pulls without valid credentials (needs htpasswd or workspaceSecretFile)"),
+  htpasswd: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("htpasswd file (bcrypt entries, htpasswd -B) of operators who may pull every repository; re-read when it changes"),
+  workspaceSecretFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("file with the secret workspace pull credentials are derived from (the spec-provider's workspaceSecretFile); every line is accepted, for rotation; re-read when it changes"),
   tls: tlsFiles.optional().describe("serve HTTPS with this certificate and key"),
   ipfs: z
     .strictObject({
@@ -84,6 +95,16 @@ const natsKvStore = z.strictObject({
     .describe("JetStream key-value bucket shared by every spec-provider replica (needs the nats section)"),
 });
 
+const access = z
+  .strictObject({
+    tokenFile: z.string().min(1).optional().describe("file of bearer tokens (one per line, for rotation) accepted in the authorization metadata"),
+    clientNames: z
+      .array(z.string().min(1))
+      .optional()
+      .describe("mutual-TLS client certificates accepted by subject CN or DNS subjectAltName (needs specProvider.tls.ca)"),
+  })
+  .refine((a) => a.tokenFile !== undefined || (a.clientNames?.length ?? 0) > 0, "set tokenFile or clientNames, or nobody is let in");
+
 export const specProviderSchema = z.strictObject({
   host: z.string().default("127.0.0.1").describe("interface the spec-provider listens on"),
   port: port.default(32224).describe("port the spec-provider listens on; 0 picks a free one"),
@@ -102,6 +123,18 @@ export const specProviderSchema = z.strictObject({
     .strict()
     .optional()
     .describe("serve gRPC over TLS"),
+  workspaceSecretFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("file with the secret workspace pull credentials are derived from; its first line signs, so PutSpec answers carry a credential for registry.requireAuth"),
+  auth: z
+    .strictObject({
+      manage: access.describe("who may call SpecManagementService (put, get, delete, list, watch)"),
+      read: access.optional().describe("who may call GetImageSpec besides managers; absent means anyone who can connect"),
+    })
+    .optional()
+    .describe("require authentication for the gRPC APIs; absent means every client is trusted"),
 });
 
 export const natsSchema = z.strictObject({

@@ -33,3 +33,13 @@ export class PreconditionError extends Error {
 export class UnavailableError extends Error {
   override name = "UnavailableError";
 }
+
+/** The call carries no credentials, or ones that are not valid (UNAUTHENTICATED). */
+export class UnauthenticatedError extends Error {
+  override name = "UnauthenticatedError";
+}
+
+/** The caller is known but not allowed this call (PERMISSION_DENIED). */
+export class PermissionDeniedError extends Error {
+  override name = "PermissionDeniedError";
+}

@@ -1,7 +1,7 @@
 import { Metadata, status as Code, type ServiceError, type StatusObject } from "@grpc/grpc-js";
 import { BadRequest } from "../../../gen/google/rpc/error_details.ts";
 import { Status } from "../../../gen/google/rpc/status.ts";
-import { InvalidArgumentError, NotFoundError, PreconditionError, UnavailableError, type FieldViolation } from "./errors.ts";
+import { InvalidArgumentError, NotFoundError, PermissionDeniedError, PreconditionError, UnauthenticatedError, UnavailableError, type FieldViolation } from "./errors.ts";
 
 /**
  * The richer gRPC error model: a google.rpc.Status, serialised into this
@@ -30,6 +30,8 @@ export function statusFromError(err: unknown): ErrorStatus {
   if (err instanceof NotFoundError) return { code: Code.NOT_FOUND, details: err.message, metadata, internal: false };
   if (err instanceof PreconditionError) return { code: Code.FAILED_PRECONDITION, details: err.message, metadata, internal: false };
   if (err instanceof UnavailableError) return { code: Code.UNAVAILABLE, details: err.message, metadata, internal: false };
+  if (err instanceof UnauthenticatedError) return { code: Code.UNAUTHENTICATED, details: err.message, metadata, internal: false };
+  if (err instanceof PermissionDeniedError) return { code: Code.PERMISSION_DENIED, details: err.message, metadata, internal: false };
   return { code: Code.INTERNAL, details: "internal error", metadata, internal: true };
 }
 

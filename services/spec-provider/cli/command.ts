@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { ParseArgsConfig } from "node:util";
-import { credentials, type ChannelCredentials } from "@grpc/grpc-js";
+import { credentials, type ChannelCredentials, type ClientOptions } from "@grpc/grpc-js";
+import { bearerToken } from "../../shared/grpc/client.ts";
 import { SpecManagementServiceClient } from "../../../gen/facade/manage/v1/manage.ts";
 
 /**
@@ -50,6 +51,7 @@ export const GLOBAL_OPTIONS = {
   "tls-ca": { type: "string" },
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
+  token: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const satisfies NonNullable<ParseArgsConfig["options"]>;
 
@@ -58,6 +60,8 @@ export const GLOBAL_USAGE = `global options:
   --json               machine-readable output (protobuf JSON; watch: one event per line)
   --timeout SECONDS    deadline of each call (default 10)
   --tls-ca FILE        use TLS, trusting this CA; with --tls-cert/--tls-key for mutual TLS
+  --token TOKEN        bearer token for a spec-provider with auth (default: $FACADECTL_TOKEN;
+                       the variable keeps it out of the process list)
   -h, --help           show help`;
 
 export function stringOption(values: CommandInput["values"], name: string): string | undefined {
@@ -75,6 +79,12 @@ export function bigintOption(name: string, value: string | undefined): bigint | 
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a non-negative integer, not ${JSON.stringify(value)}`);
   return BigInt(value);
+}
+
+/** Client options: a bearer token from --token or FACADECTL_TOKEN goes with every call. */
+export function clientOptions(values: CommandInput["values"]): ClientOptions {
+  const token = stringOption(values, "token") ?? (process.env["FACADECTL_TOKEN"] || undefined);
+  return token === undefined ? {} : { interceptors: [bearerToken(token)] };
 }
 
 export async function channelCredentials(values: CommandInput["values"]): Promise<ChannelCredentials> {

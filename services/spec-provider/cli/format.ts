@@ -1,10 +1,21 @@
-import { SpecEvent, SpecEvent_Kind, StoredSpec } from "../../../gen/facade/manage/v1/manage.ts";
+import { PullCredential, SpecEvent, SpecEvent_Kind, StoredSpec } from "../../../gen/facade/manage/v1/manage.ts";
 import type { ContentLayer } from "../../../gen/registryfacade/provider.ts";
 
 /** Human-readable output; --json output is the protobuf JSON mapping of the same messages. */
 
 export function storedSpecJson(stored: StoredSpec): unknown {
   return StoredSpec.toJSON(stored);
+}
+
+/** put's JSON: the stored spec, plus pullCredential when the spec-provider hands one out. */
+export function putJson(stored: StoredSpec, credential: PullCredential | undefined): unknown {
+  return { ...(storedSpecJson(stored) as object), ...(credential ? { pullCredential: PullCredential.toJSON(credential) } : {}) };
+}
+
+export function describePut(stored: StoredSpec, credential: PullCredential | undefined): string {
+  const lines = [describeStoredSpec(stored)];
+  if (credential) lines.push(`${"pull user".padEnd(12)}${credential.username}`, `${"pull pass".padEnd(12)}${credential.password}`);
+  return lines.join("\n");
 }
 
 export function eventJson(event: SpecEvent): unknown {

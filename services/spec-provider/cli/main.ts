@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import type { ServiceError } from "@grpc/grpc-js";
 import { SpecManagementServiceClient } from "../../../gen/facade/manage/v1/manage.ts";
 import { decodeServiceError, isServiceError } from "../../shared/grpc/status.ts";
-import { channelCredentials, GLOBAL_OPTIONS, GLOBAL_USAGE, UsageError, type Command, type OptionToken } from "./command.ts";
+import { channelCredentials, clientOptions, GLOBAL_OPTIONS, GLOBAL_USAGE, UsageError, type Command, type OptionToken } from "./command.ts";
 import { COMMANDS } from "./commands/index.ts";
 
 /**
@@ -37,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
       json: parsed.values.json === true,
       signal: interrupt.signal,
       out: (line) => process.stdout.write(`${line}\n`),
-      client: async () => (client ??= new SpecManagementServiceClient(String(parsed.values.addr), await channelCredentials(parsed.values))),
+      client: async () => (client ??= new SpecManagementServiceClient(String(parsed.values.addr), await channelCredentials(parsed.values), clientOptions(parsed.values))),
       deadline: () => new Date(Date.now() + timeoutSeconds * 1000),
     });
     return 0;

@@ -1,5 +1,9 @@
 import type { Config, SpecProviderConfig } from "../../shared/config/schema.ts";
 import { subsystemLogger, type Logger } from "../../shared/logging.ts";
+import { ReloadingValue } from "../../shared/reloading.ts";
+import { readSecretLines } from "../../shared/secret-file.ts";
+import { workspaceCredential, type PullCredential } from "../../shared/workspace-credential.ts";
+import { CallAuthorizer } from "./auth.ts";
 import { openSpecStore, type SpecStore } from "./store/index.ts";
 
 /**
@@ -15,6 +19,10 @@ export interface AppContext {
   readonly shutdown: AbortSignal;
   /** The reference a container runtime pulls to run workspace id. */
   imageRefFor(id: string): string;
+  /** specProvider.auth's checks; undefined when every client is trusted. */
+  readonly auth: CallAuthorizer | undefined;
+  /** The registry credential for workspace id (specProvider.workspaceSecretFile), if configured. */
+  pullCredential(id: string): PullCredential | undefined;
 }
 
 export interface OwnedAppContext extends AppContext {
@@ -25,6 +33,9 @@ export interface OwnedAppContext extends AppContext {
 }
 
 export async function createAppContext(config: Config, logger: Logger): Promise<OwnedAppContext> {
+  const auth = await CallAuthorizer.open(config.specProvider, subsystemLogger(logger, "auth"));
+  const secretFile = config.specProvider.workspaceSecretFile;
+  const secrets = secretFile === undefined ? undefined : await ReloadingValue.open({ what: "workspaceSecretFile", paths: [secretFile], load: () => readSecretLines(secretFile), logger });
   const store = await openSpecStore(config, subsystemLogger(logger, "store"));
   const shutdown = new AbortController();
   const imageRefHost = config.specProvider.imageRefHost;
@@ -34,9 +45,14 @@ export async function createAppContext(config: Config, logger: Logger): Promise<
     store,
     shutdown: shutdown.signal,
     imageRefFor: (id) => `${imageRefHost}/remote/${id}:latest`,
+    auth,
+    // The first line signs; the registry accepts every line, so a new secret goes first.
+    pullCredential: (id) => (secrets === undefined ? undefined : workspaceCredential(secrets.current[0]!, id)),
     endStreams: () => shutdown.abort(),
     async close() {
       shutdown.abort();
+      auth?.close();
+      secrets?.close();
       await store.close();
     },
   };

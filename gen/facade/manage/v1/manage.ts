@@ -59,7 +59,24 @@ export interface PutSpecRequest {
 }
 
 export interface PutSpecResponse {
-  stored?: StoredSpec | undefined;
+  stored?:
+    | StoredSpec
+    | undefined;
+  /**
+   * Credentials that pull image_ref, and only that workspace's image, from a
+   * registry with requireAuth. Set when the spec-provider has a
+   * workspaceSecretFile; valid until that secret is rotated out.
+   */
+  pullCredential?: PullCredential | undefined;
+}
+
+/**
+ * PullCredential is a username and password for HTTP Basic authentication at
+ * the registry.
+ */
+export interface PullCredential {
+  username: string;
+  password: string;
 }
 
 export interface GetSpecRequest {
@@ -425,13 +442,16 @@ export const PutSpecRequest: MessageFns<PutSpecRequest> = {
 };
 
 function createBasePutSpecResponse(): PutSpecResponse {
-  return { stored: undefined };
+  return { stored: undefined, pullCredential: undefined };
 }
 
 export const PutSpecResponse: MessageFns<PutSpecResponse> = {
   encode(message: PutSpecResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.stored !== undefined) {
       StoredSpec.encode(message.stored, writer.uint32(10).fork()).join();
+    }
+    if (message.pullCredential !== undefined) {
+      PullCredential.encode(message.pullCredential, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -457,6 +477,14 @@ export const PutSpecResponse: MessageFns<PutSpecResponse> = {
             message.stored = StoredSpec.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pullCredential = PullCredential.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -470,13 +498,23 @@ export const PutSpecResponse: MessageFns<PutSpecResponse> = {
   },
 
   fromJSON(object: any): PutSpecResponse {
-    return { stored: isSet(object.stored) ? StoredSpec.fromJSON(object.stored) : undefined };
+    return {
+      stored: isSet(object.stored) ? StoredSpec.fromJSON(object.stored) : undefined,
+      pullCredential: isSet(object.pullCredential)
+        ? PullCredential.fromJSON(object.pullCredential)
+        : isSet(object.pull_credential)
+        ? PullCredential.fromJSON(object.pull_credential)
+        : undefined,
+    };
   },
 
   toJSON(message: PutSpecResponse): unknown {
     const obj: any = {};
     if (message.stored !== undefined) {
       obj.stored = StoredSpec.toJSON(message.stored);
+    }
+    if (message.pullCredential !== undefined) {
+      obj.pullCredential = PullCredential.toJSON(message.pullCredential);
     }
     return obj;
   },
@@ -489,6 +527,94 @@ export const PutSpecResponse: MessageFns<PutSpecResponse> = {
     message.stored = (object.stored !== undefined && object.stored !== null)
       ? StoredSpec.fromPartial(object.stored)
       : undefined;
+    message.pullCredential = (object.pullCredential !== undefined && object.pullCredential !== null)
+      ? PullCredential.fromPartial(object.pullCredential)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePullCredential(): PullCredential {
+  return { username: "", password: "" };
+}
+
+export const PullCredential: MessageFns<PullCredential> = {
+  encode(message: PullCredential, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.username !== "") {
+      writer.uint32(10).string(message.username);
+    }
+    if (message.password !== "") {
+      writer.uint32(18).string(message.password);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PullCredential {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePullCredential();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.username = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.password = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PullCredential {
+    return {
+      username: isSet(object.username) ? globalThis.String(object.username) : "",
+      password: isSet(object.password) ? globalThis.String(object.password) : "",
+    };
+  },
+
+  toJSON(message: PullCredential): unknown {
+    const obj: any = {};
+    if (message.username !== "") {
+      obj.username = message.username;
+    }
+    if (message.password !== "") {
+      obj.password = message.password;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PullCredential>, I>>(base?: I): PullCredential {
+    return PullCredential.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PullCredential>, I>>(object: I): PullCredential {
+    const message = createBasePullCredential();
+    message.username = object.username ?? "";
+    message.password = object.password ?? "";
     return message;
   },
 };

@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
-import { credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { credentials, status, type Interceptor, type ServiceError } from "@grpc/grpc-js";
 import { SpecProviderClient, type ImageSpec } from "../../../../gen/registryfacade/provider.ts";
 import type { RemoteSpecProviderConfig } from "../../../shared/config/schema.ts";
-import { unaryCall } from "../../../shared/grpc/client.ts";
+import { bearerToken, unaryCall } from "../../../shared/grpc/client.ts";
+import { parseSecretLines } from "../../../shared/secret-file.ts";
 import type { Logger } from "../../../shared/logging.ts";
 import { specLookupErrors } from "../../../shared/telemetry/metrics.ts";
 import { unavailable } from "../errors.ts";
@@ -33,7 +34,7 @@ export class RemoteSpecSource implements SpecSource {
   ) {
     this.clients = providers.map((p) => ({
       addr: p.addr,
-      client: new SpecProviderClient(p.addr, channelCredentials(p), { "grpc.max_receive_message_length": MAX_SPEC_MESSAGE_BYTES }),
+      client: new SpecProviderClient(p.addr, channelCredentials(p), { "grpc.max_receive_message_length": MAX_SPEC_MESSAGE_BYTES, ...tokenOption(p) }),
     }));
   }
 
@@ -59,6 +60,13 @@ export class RemoteSpecSource implements SpecSource {
   close(): void {
     for (const { client } of this.clients) client.close();
   }
+}
+
+/** A provider with specProvider.auth.read gets the token of tokenFile (read at start) with every call. */
+function tokenOption(provider: RemoteSpecProviderConfig): { interceptors?: Interceptor[] } {
+  if (provider.tokenFile === undefined) return {};
+  const [token] = parseSecretLines(readFileSync(provider.tokenFile, "utf8"), provider.tokenFile);
+  return { interceptors: [bearerToken(token!)] };
 }
 
 /** The channel credentials of a provider; readiness checks dial it the same way. */

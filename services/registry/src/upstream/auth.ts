@@ -1,8 +1,7 @@
 /**
  * The seam where upstream credentials go. The client asks for headers before
- * every request and reports a 401 challenge; an implementation with Docker
- * config credentials and bearer tokens replaces the anonymous one without the
- * client changing.
+ * every request and reports a 401 challenge; token-auth.ts implements it with
+ * Docker config credentials, Basic and bearer tokens.
  */
 export interface AuthScope {
   /** host[:port] the request goes to, e.g. registry-1.docker.io. */
@@ -15,10 +14,11 @@ export interface UpstreamAuth {
   /** Headers to send with a request in this scope ({} for anonymous). */
   headers(scope: AuthScope): Promise<Record<string, string>>;
   /**
-   * Called with the WWW-Authenticate header of a 401. True when new
+   * Called with the WWW-Authenticate header of a 401 and the Authorization
+   * the refused request carried (undefined when none). True when other
    * credentials were obtained and the request is worth one retry.
    */
-  challenge(scope: AuthScope, wwwAuthenticate: string): Promise<boolean>;
+  challenge(scope: AuthScope, wwwAuthenticate: string, sentAuthorization?: string): Promise<boolean>;
 }
 
 export const anonymousAuth: UpstreamAuth = {

@@ -59,11 +59,8 @@ export class UpstreamClient {
     this.documents = new LRUCache({ maxSize: options.cacheMaxBytes ?? 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) });
   }
 
-  /** Plain HTTP only for this machine and hosts the operator listed. */
   origin(host: string): string {
-    const hostOnly = host.replace(/:\d+$/, "");
-    const plain = isLoopbackHost(host) || this.insecure.has(host) || this.insecure.has(hostOnly);
-    return `${plain ? "http" : "https"}://${host}`;
+    return `${allowsPlainHttp(host, this.insecure) ? "http" : "https"}://${host}`;
   }
 
   /**
@@ -155,8 +152,9 @@ export class UpstreamClient {
     const scope: AuthScope = { host: repo.host, repository: repo.repository };
     for (let attempt = 0; ; attempt++) {
       let res: Dispatcher.ResponseData;
+      const auth = await this.auth.headers(scope);
       try {
-        res = await dispatcher.request({ origin: this.origin(repo.host), path, method, headers: { ...extra, ...(await this.auth.headers(scope)) }, signal });
+        res = await dispatcher.request({ origin: this.origin(repo.host), path, method, headers: { ...extra, ...auth }, signal });
       } catch (err) {
         if (signal?.aborted) throw err;
         throw unreachable(repo.host, err);
@@ -166,15 +164,20 @@ export class UpstreamClient {
       const where = { host: repo.host, path, status: res.statusCode };
       if (res.statusCode === 401 && attempt === 0) {
         const challenge = headerValue(res.headers["www-authenticate"]) ?? "";
-        if (await this.auth.challenge(scope, challenge)) continue;
+        if (await this.auth.challenge(scope, challenge, auth["authorization"])) continue;
       }
       if (res.statusCode === 404) throw new RegistryError(notFound, "not found upstream", where);
-      if (res.statusCode === 401 || res.statusCode === 403) throw new RegistryError(notFound, "upstream denied anonymous access", where);
+      if (res.statusCode === 401 || res.statusCode === 403) throw new RegistryError(notFound, auth["authorization"] === undefined ? "upstream denied anonymous access" : "upstream denied access with the configured credentials", where);
       if (res.statusCode === 416) throw new RegistryError("RANGE_NOT_SATISFIABLE", "upstream refused the range", where);
       if (res.statusCode === 429 || res.statusCode >= 500) throw unavailable("upstream registry unavailable", where);
       throw new RegistryError("UPSTREAM_INVALID", "unexpected upstream answer", where);
     }
   }
+}
+
+/** Plain HTTP only for this machine and hosts the operator listed (registry.insecureRegistries). */
+export function allowsPlainHttp(host: string, insecure: ReadonlySet<string>): boolean {
+  return isLoopbackHost(host) || insecure.has(host) || insecure.has(host.replace(/:\d+$/, ""));
 }
 
 function opened(res: Dispatcher.ResponseData): OpenedStream {
@@ -211,7 +214,7 @@ function mediaTypeOf(bytes: Buffer): string {
   }
 }
 
-async function readLimited(body: Readable, limit: number, what: string): Promise<Buffer> {
+export async function readLimited(body: Readable, limit: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {

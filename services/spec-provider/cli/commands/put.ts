@@ -3,7 +3,7 @@ import type { ContentLayer, ImageSpec, RemoteContentLayer } from "../../../../ge
 import { unaryCall } from "../../../shared/grpc/client.ts";
 import { MediaType } from "../../../shared/media-types.ts";
 import { bigintOption, stringList, stringOption, UsageError, type Command, type OptionToken } from "../command.ts";
-import { describeStoredSpec, storedSpecJson } from "../format.ts";
+import { describePut, putJson } from "../format.ts";
 
 export const put: Command = {
   name: "put",
@@ -36,8 +36,8 @@ export const put: Command = {
     };
     const expectedRevision = bigintOption("expected-revision", stringOption(input.values, "expected-revision"));
     const client = await input.client();
-    const { stored } = await unaryCall(client.putSpec.bind(client), { id, spec, expectedRevision }, { deadline: input.deadline() }, input.signal);
-    input.out(input.json ? JSON.stringify(storedSpecJson(stored!)) : describeStoredSpec(stored!));
+    const { stored, pullCredential } = await unaryCall(client.putSpec.bind(client), { id, spec, expectedRevision }, { deadline: input.deadline() }, input.signal);
+    input.out(input.json ? JSON.stringify(putJson(stored!, pullCredential)) : describePut(stored!, pullCredential));
   },
 };
 

@@ -1,7 +1,8 @@
 import type { SpecManagementServiceServer } from "../../../../gen/facade/manage/v1/manage.ts";
 import type { SpecProviderServer } from "../../../../gen/registryfacade/provider.ts";
-import { serverStreamHandler, unaryHandler } from "../../../shared/grpc/handlers.ts";
+import { serverStreamHandler, unaryHandler, type ServerStreamHandler, type UnaryHandler } from "../../../shared/grpc/handlers.ts";
 import { subsystemLogger } from "../../../shared/logging.ts";
+import type { Role } from "../auth.ts";
 import type { AppContext } from "../context.ts";
 import { deleteSpec } from "./delete-spec.ts";
 import { getImageSpec } from "./get-image-spec.ts";
@@ -14,7 +15,7 @@ import { watchSpecs } from "./watch-specs.ts";
 export function specProviderService(ctx: AppContext): SpecProviderServer {
   const logger = subsystemLogger(ctx.logger, "rpc.spec-provider");
   return {
-    getImageSpec: unaryHandler("GetImageSpec", logger, getImageSpec(ctx)),
+    getImageSpec: unaryHandler("GetImageSpec", logger, guarded(ctx, "read", getImageSpec(ctx))),
   };
 }
 
@@ -22,10 +23,25 @@ export function specProviderService(ctx: AppContext): SpecProviderServer {
 export function specManagementService(ctx: AppContext): SpecManagementServiceServer {
   const logger = subsystemLogger(ctx.logger, "rpc.management");
   return {
-    putSpec: unaryHandler("PutSpec", logger, putSpec(ctx)),
-    getSpec: unaryHandler("GetSpec", logger, getSpec(ctx)),
-    deleteSpec: unaryHandler("DeleteSpec", logger, deleteSpec(ctx)),
-    listSpecs: unaryHandler("ListSpecs", logger, listSpecs(ctx)),
-    watchSpecs: serverStreamHandler("WatchSpecs", logger, watchSpecs(ctx)),
+    putSpec: unaryHandler("PutSpec", logger, guarded(ctx, "manage", putSpec(ctx))),
+    getSpec: unaryHandler("GetSpec", logger, guarded(ctx, "manage", getSpec(ctx))),
+    deleteSpec: unaryHandler("DeleteSpec", logger, guarded(ctx, "manage", deleteSpec(ctx))),
+    listSpecs: unaryHandler("ListSpecs", logger, guarded(ctx, "manage", listSpecs(ctx))),
+    watchSpecs: serverStreamHandler("WatchSpecs", logger, guardedStream(ctx, "manage", watchSpecs(ctx))),
+  };
+}
+
+/** specProvider.auth before the handler; the wrapper turns a refusal into its status. */
+function guarded<Req, Res>(ctx: AppContext, role: Role, handler: UnaryHandler<Req, Res>): UnaryHandler<Req, Res> {
+  return async (request, call) => {
+    ctx.auth?.check(call, role);
+    return handler(request, call);
+  };
+}
+
+function guardedStream<Req, Res>(ctx: AppContext, role: Role, handler: ServerStreamHandler<Req, Res>): ServerStreamHandler<Req, Res> {
+  return async (request, stream, call) => {
+    ctx.auth?.check(call, role);
+    return handler(request, stream, call);
   };
 }

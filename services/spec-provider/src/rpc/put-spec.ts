@@ -8,6 +8,6 @@ export function putSpec(ctx: AppContext): UnaryHandler<PutSpecRequest, PutSpecRe
   return async (request) => {
     rejectIfInvalid([...idViolations(request.id), ...(await specViolations(request.spec, ctx.config.maxDirectContentBytes))]);
     const record = await ctx.store.put(request.id, request.spec!, request.expectedRevision);
-    return { stored: storedSpec(ctx, record) };
+    return { stored: storedSpec(ctx, record), pullCredential: ctx.pullCredential(record.id) };
   };
 }
