@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../shared/config/load.ts";
+import { watchConfig } from "../shared/config/watch.ts";
 import { stopOnSignals } from "../shared/lifecycle.ts";
 import { createLogger } from "../shared/logging.ts";
 import { startOpsServer } from "../shared/telemetry/ops-server.ts";
@@ -28,7 +29,15 @@ try {
   process.exit(1);
 }
 const running = registry;
+// Only registry.staticLayer is applied while running; anything else needs a restart.
+const unwatch =
+  values.config === undefined
+    ? () => undefined
+    : watchConfig(values.config, logger, async (next) => {
+        if (!(await running.reloadStaticLayers(next.registry.staticLayer))) logger.info("configuration file changed; static layers unchanged, other keys apply at the next start");
+      });
 stopOnSignals(logger, async () => {
+  unwatch();
   await running.stop();
   await ops.close();
 });

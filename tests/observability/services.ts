@@ -18,6 +18,8 @@ export interface ServiceProcess {
   port: number;
   metricsUrl: string;
   probeUrl: string;
+  /** Rewrites the configuration file the process runs on (config as for startService; the same operations addresses). */
+  rewriteConfig(config: Record<string, unknown>): Promise<void>;
   /** Every JSON log line so far. */
   logLines(): Array<Record<string, unknown>>;
   stop(): Promise<void>;
@@ -30,7 +32,8 @@ export async function startService(kind: keyof typeof BINS, config: Record<strin
   const metrics = `127.0.0.1:${await freePort()}`;
   const probes = `127.0.0.1:${await freePort()}`;
   const file = join(dir, "config.json");
-  await writeFile(file, JSON.stringify({ logLevel: "info", prometheusAddr: metrics, readinessProbeAddr: probes, ...config }));
+  const write = (c: Record<string, unknown>) => writeFile(file, JSON.stringify({ logLevel: "info", prometheusAddr: metrics, readinessProbeAddr: probes, ...c }));
+  await write(config);
   const child = startProcess(kind, process.execPath, ["--import", "tsx", BINS[kind], "--config", file], { env: { ...process.env, ...env } });
   const logLines = () =>
     child.log
@@ -48,6 +51,7 @@ export async function startService(kind: keyof typeof BINS, config: Record<strin
     port,
     metricsUrl: `http://${metrics}/metrics`,
     probeUrl: `http://${probes}`,
+    rewriteConfig: write,
     logLines,
     async stop() {
       await child.stop();

@@ -1,11 +1,11 @@
 import type { Config } from "../../shared/config/schema.ts";
 import { subsystemLogger, type Logger } from "../../shared/logging.ts";
 import { BlobServer } from "./blobs/serve.ts";
-import type { StaticLayer } from "./compose/compose.ts";
-import { describeFileLayer } from "./compose/file-layer.ts";
+import type { ComposeDeps } from "./compose/compose.ts";
 import { ManifestService } from "./manifests.ts";
 import { FixedSpecSource } from "./specs/fixed.ts";
 import { RemoteSpecSource } from "./specs/remote.ts";
+import { describeStaticLayers, StaticLayers } from "./static-layers.ts";
 import { Store } from "./store.ts";
 import { UpstreamClient } from "./upstream/client.ts";
 import { TokenAuth } from "./upstream/token-auth.ts";
@@ -18,6 +18,8 @@ export interface AppContext {
   store: Store;
   manifests: ManifestService;
   blobs: BlobServer;
+  /** registry.staticLayer: reloaded when the configuration file changes; readiness asks whether its images resolve. */
+  staticLayers: StaticLayers;
   /** registry.requireAuth's check of clients' credentials; undefined when pulls are open. */
   pullAuth: PullAuth | undefined;
   close(): Promise<void>;
@@ -28,16 +30,16 @@ export async function createContext(config: Config, logger: Logger): Promise<App
   const store = new Store(registry.store);
   await store.init();
   // File layers are hashed once here: a missing or broken file stops start-up, not a pull.
-  const staticLayers: StaticLayer[] = await Promise.all(
-    registry.staticLayer.map(async (s): Promise<StaticLayer> => (s.type === "image" ? { type: "image", ref: s.ref } : { type: "file", layer: await describeFileLayer(s.ref) })),
-  );
+  const described = await describeStaticLayers(registry.staticLayer);
   const upstreamAuth = await TokenAuth.open(config, subsystemLogger(logger, "upstream-auth"));
   const pullAuth = await openPullAuth(registry, subsystemLogger(logger, "pull-auth"));
   const client = new UpstreamClient({ insecureRegistries: registry.insecureRegistries, auth: upstreamAuth });
   const remote = new RemoteSpecSource(registry.remoteSpecProvider, registry.specProviderTimeoutMs, subsystemLogger(logger, "spec-provider"));
+  const deps: ComposeDeps = { client, store, platform: registry.platform, staticLayers: described };
+  const staticLayers = new StaticLayers(deps, subsystemLogger(logger, "static-layers"));
   const manifests = new ManifestService(
     { remote, fixed: new FixedSpecSource(registry.fixedSpecFN) },
-    { client, store, platform: registry.platform, staticLayers },
+    deps,
     store,
     subsystemLogger(logger, "manifests"),
   );
@@ -46,6 +48,7 @@ export async function createContext(config: Config, logger: Logger): Promise<App
     logger,
     store,
     manifests,
+    staticLayers,
     blobs: new BlobServer(store, client, subsystemLogger(logger, "blobs")),
     pullAuth,
     async close() {

@@ -6,6 +6,7 @@ import { service as healthService } from "grpc-health-check";
 import type { RegistryConfig } from "../../shared/config/schema.ts";
 import type { Readiness } from "../../shared/telemetry/ops-server.ts";
 import { channelCredentials } from "./specs/remote.ts";
+import type { StaticLayers } from "./static-layers.ts";
 
 /** A probe must answer well within a kubelet's default timeout of one second. */
 const CHECK_TIMEOUT_MS = 800;
@@ -16,15 +17,20 @@ type CheckCall = (request: { service: string }, options: { deadline: number }, c
 /**
  * The registry's readiness: a spec-provider answers its gRPC health check as
  * SERVING (one is enough: pulls try them in order), and the store directory
- * takes a write (composition and the blob cache write there). A registry
- * with only fixed specs needs no spec-provider. Nothing here fails start-up:
- * an unready registry keeps running and is asked again at the next probe.
+ * takes a write (composition and the blob cache write there), and every
+ * static layer image resolves upstream (without them no composition works).
+ * A registry with only fixed specs needs no spec-provider. Nothing here fails
+ * start-up: an unready registry keeps running and is asked again at the next
+ * probe.
  */
 export class RegistryHealth {
   private readonly providers: Array<{ addr: string; client: Client }>;
   private stopping = false;
 
-  constructor(private readonly config: RegistryConfig) {
+  constructor(
+    private readonly config: RegistryConfig,
+    private readonly staticLayers: StaticLayers,
+  ) {
     this.providers = config.remoteSpecProvider.map((p) => ({ addr: p.addr, client: new HealthClient(p.addr, channelCredentials(p)) }));
   }
 
@@ -32,6 +38,7 @@ export class RegistryHealth {
     if (this.stopping) return { ready: false, checks: { shutdown: "stopping" } };
     const checks: Readiness["checks"] = { store: await this.storeWritable() };
     if (this.providers.length > 0) checks["specProvider"] = await this.anySpecProviderServing();
+    if (this.config.staticLayer.some((s) => s.type === "image")) checks["staticLayers"] = await this.staticLayers.reachable();
     return { ready: Object.values(checks).every((c) => c === "ok"), checks };
   }
 

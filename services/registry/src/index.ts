@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import { createServer as createTlsServer, type Server as TlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import type { Config } from "../../shared/config/schema.ts";
+import type { Config, StaticLayerConfig } from "../../shared/config/schema.ts";
 import { subsystemLogger, type Logger } from "../../shared/logging.ts";
 import type { Readiness } from "../../shared/telemetry/ops-server.ts";
 import { createApp } from "./app.ts";
@@ -15,6 +15,8 @@ export interface RunningRegistry {
   readonly port: number;
   /** What /ready answers: a spec-provider serving, the store writable, not stopping. */
   ready(): Promise<Readiness>;
+  /** Takes a changed registry.staticLayer (the configuration file was edited); true when the layers changed. */
+  reloadStaticLayers(configs: readonly StaticLayerConfig[]): Promise<boolean>;
   /** Turns unready, stops accepting, lets requests in flight finish (up to shutdownGraceMs), then closes upstream pools. */
   stop(): Promise<void>;
 }
@@ -44,7 +46,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   const port = (server.address() as AddressInfo).port;
   log.info({ host: config.registry.host, port, prefix: config.registry.prefix, tls: tls !== undefined }, "registry listening");
   let stopping: Promise<void> | undefined;
-  const health = new RegistryHealth(config.registry);
+  const health = new RegistryHealth(config.registry, context.staticLayers);
   const stop = async () => {
     health.markStopping();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -61,5 +63,10 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
     await context.close();
     log.info("registry stopped");
   };
-  return { port, ready: () => health.readiness(), stop: () => (stopping ??= stop()) };
+  return {
+    port,
+    ready: () => health.readiness(),
+    reloadStaticLayers: (configs) => context.staticLayers.reload(configs),
+    stop: () => (stopping ??= stop()),
+  };
 }
