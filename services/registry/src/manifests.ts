@@ -86,6 +86,7 @@ export class ManifestService {
   }
 
   private async composeAndStore(key: string, repo: Repository, spec: ImageSpec, pinned: Pinned | undefined): Promise<Rendering[]> {
+    const staticLayers = this.deps.staticLayers;
     const composition = await compose(spec, this.deps, pinned?.digests);
     const renderings = renderAll(composition);
     const rendered = renderings.filter((r): r is RenderedManifest => "bytes" in r);
@@ -99,7 +100,7 @@ export class ManifestService {
     await this.store.addToRepository(repo.name, Object.fromEntries(rendered.map((r) => [r.digest, { mediaType: r.mediaType, size: r.bytes.length }])), blobs);
     this.logger.debug({ name: repo.name, digests: rendered.map((r) => r.digest), layers: composition.layers.length }, "composed");
     // Only once stored: a hit answers without touching the store.
-    if (pinned) this.composed.set(key, pinned, renderings);
+    if (pinned) this.composed.set(key, pinned, staticLayers, renderings);
     return renderings;
   }
 

@@ -16,13 +16,14 @@ export interface Pinned {
  * Composed renderings in memory, so a warm manifest GET by tag does no
  * composition, no JSON and no store access. An entry is for one repository
  * name and one spec, and is used only while every image ref of the spec still
- * resolves to the digests it was composed from: a moved tag recomposes (tag
- * resolution, and how fresh it is, stays the upstream client's business).
+ * resolves to the digests it was composed from (a moved tag recomposes; tag
+ * resolution, and how fresh it is, stays the upstream client's business) and
+ * the static layers are the ones it was composed with.
  */
 export class ComposedCache {
   /** Spec digests per spec object: a spec cache hands out the same object, so a hit hashes nothing. */
   private readonly specDigests = new WeakMap<ImageSpec, string>();
-  private readonly entries = new LRUCache<string, { fingerprint: string; renderings: Rendering[] }>({ max: 10_000 });
+  private readonly entries = new LRUCache<string, { fingerprint: string; staticLayers: ComposeDeps["staticLayers"]; renderings: Rendering[] }>({ max: 10_000 });
   private readonly pinning = new Map<string, Promise<Pinned | undefined>>();
 
   constructor(private readonly deps: ComposeDeps) {}
@@ -63,10 +64,12 @@ export class ComposedCache {
 
   get(key: string, pinned: Pinned): Rendering[] | undefined {
     const entry = this.entries.get(key);
-    return entry?.fingerprint === pinned.fingerprint ? entry.renderings : undefined;
+    // A static layer reload swaps the list whole: entries composed with the old one are stale.
+    return entry?.fingerprint === pinned.fingerprint && entry.staticLayers === this.deps.staticLayers ? entry.renderings : undefined;
   }
 
-  set(key: string, pinned: Pinned, renderings: Rendering[]): void {
-    this.entries.set(key, { fingerprint: pinned.fingerprint, renderings });
+  /** staticLayers: the list the composition started with. */
+  set(key: string, pinned: Pinned, staticLayers: ComposeDeps["staticLayers"], renderings: Rendering[]): void {
+    this.entries.set(key, { fingerprint: pinned.fingerprint, staticLayers, renderings });
   }
 }
