@@ -1,17 +1,15 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { credentials } from "@grpc/grpc-js";
 import { SpecManagementServiceClient } from "../../gen/facade/manage/v1/manage.ts";
 import { ImageSpec } from "../../gen/registryfacade/provider.ts";
 import { unaryCall } from "../../services/shared/grpc/client.ts";
+import { makeCertificates } from "../support/certificates.ts";
 import { startTestSpecProvider, type TestSpecProvider } from "../support/spec-provider.ts";
 import { createWorld, startFacade, type Facade, type World } from "./fixture.ts";
 
-const exec = promisify(execFile);
 
 /** registry.remoteSpecProvider[].tls: the registry talks mutual TLS to a spec-provider that demands it. */
 let world: World;
@@ -21,13 +19,7 @@ let provider: TestSpecProvider;
 before(async () => {
   world = await createWorld();
   certs = await mkdtemp(join(world.dir, "certs-"));
-  const openssl = (...args: string[]) => exec("openssl", args, { cwd: certs });
-  await openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=test-ca");
-  await writeFile(join(certs, "server.ext"), "subjectAltName=IP:127.0.0.1\n");
-  for (const name of ["server", "client"]) {
-    await openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`);
-    await openssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", "1", ...(name === "server" ? ["-extfile", "server.ext"] : []));
-  }
+  await makeCertificates(certs, { servers: ["server"], clients: ["client"] });
   provider = await startTestSpecProvider({ specProvider: { tls: { crt: join(certs, "server.crt"), key: join(certs, "server.key"), ca: join(certs, "ca.crt") } } });
 });
 after(async () => {

@@ -1,7 +1,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { credentials, status as Code } from "@grpc/grpc-js";
 import { SpecManagementServiceClient } from "../../gen/facade/manage/v1/manage.ts";
 import { unaryCall } from "../../services/shared/grpc/client.ts";
+import { makeCertificates } from "../support/certificates.ts";
 import { startTestSpecProvider, type TestSpecProvider } from "../support/spec-provider.ts";
 import { failure } from "./helpers.ts";
 
@@ -18,23 +19,9 @@ const run = promisify(execFile);
 let dir: string;
 let sp: TestSpecProvider;
 
-async function openssl(...args: string[]): Promise<void> {
-  await run("openssl", args, { cwd: dir });
-}
-
-/** A CA, and a server and a client certificate it signed (the server's valid for 127.0.0.1). */
-async function makeCertificates(): Promise<void> {
-  await openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=test-ca");
-  await writeFile(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\n");
-  for (const name of ["server", "client"]) {
-    await openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`);
-    await openssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", "1", ...(name === "server" ? ["-extfile", "server.ext"] : []));
-  }
-}
-
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "facade-tls-"));
-  await makeCertificates();
+  await makeCertificates(dir, { servers: ["server"], clients: ["client"] });
   sp = await startTestSpecProvider({ specProvider: { tls: { crt: join(dir, "server.crt"), key: join(dir, "server.key"), ca: join(dir, "ca.crt") } } });
 });
 
