@@ -101,12 +101,12 @@ test("the pull's trace reaches the local OTLP sink from both services", async ()
 
 test("prometheus scrapes every facade process at its prometheusAddr", async () => {
   let scraped: string[] = [];
-  // Target discovery runs shortly after Prometheus reports ready.
-  await waitUntil("prometheus targets", async () => {
+  // Targets appear shortly after Prometheus reports ready, and are up after their first scrape (5 s interval).
+  await waitUntil("prometheus targets up", async () => {
     const res = await fetch(`http://${at("prometheus", 9090)}/api/v1/targets`);
-    const body = (await res.json()) as { data: { activeTargets: Array<{ scrapeUrl: string; labels: { job: string } }> } };
+    const body = (await res.json()) as { data: { activeTargets: Array<{ scrapeUrl: string; labels: { job: string }; health: string }> } };
     scraped = body.data.activeTargets.map((t) => `${t.labels.job} ${t.scrapeUrl}`).sort();
-    return scraped.length === 3;
+    return scraped.length === 3 && body.data.activeTargets.every((t) => t.health === "up");
   });
   assert.deepEqual(scraped, [
     `registry http://${at("registry-a", 9500)}/metrics`,
