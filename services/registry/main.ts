@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../shared/config/load.ts";
-import { watchConfig } from "../shared/config/watch.ts";
 import { stopOnSignals } from "../shared/lifecycle.ts";
 import { createLogger } from "../shared/logging.ts";
+import { ReloadingValue } from "../shared/reloading.ts";
 import { startOpsServer } from "../shared/telemetry/ops-server.ts";
 import { startRegistry, type RunningRegistry } from "./src/index.ts";
 
@@ -29,15 +29,26 @@ try {
   process.exit(1);
 }
 const running = registry;
-// Only registry.staticLayer is applied while running; anything else needs a restart.
-const unwatch =
-  values.config === undefined
-    ? () => undefined
-    : watchConfig(values.config, logger, async (next) => {
-        if (!(await running.reloadStaticLayers(next.registry.staticLayer))) logger.info("configuration file changed; static layers unchanged, other keys apply at the next start");
+// Only registry.staticLayer is applied while running (an edit that does not
+// validate is logged and changes nothing); anything else needs a restart.
+const configFile = values.config;
+const watched =
+  configFile === undefined
+    ? undefined
+    : await ReloadingValue.open({
+        what: "configuration file",
+        paths: [configFile],
+        load: () => loadConfig(configFile),
+        logger,
+        onReload: (next) => {
+          running.reloadStaticLayers(next.registry.staticLayer).then(
+            (changed) => changed || logger.info("static layers unchanged; other keys apply at the next start"),
+            (err: unknown) => logger.warn({ reason: (err as Error).message }, "static layers not reloaded; keeping the old ones"),
+          );
+        },
       });
 stopOnSignals(logger, async () => {
-  unwatch();
+  watched?.close();
   await running.stop();
   await ops.close();
 });

@@ -79,7 +79,7 @@ test("a static layer registry that is down at start-up makes the registry unread
 
       // A broken edit changes nothing and says why.
       await registry.rewriteConfig({ registry: { staticLayer: [{ ref: "x", type: "dir" }] } });
-      await waitUntil("the refusal logged", async () => registry.logLines().some((l) => l["msg"] === "changed configuration file not applied: invalid"), { timeoutMs: 10_000 });
+      await waitUntil("the refusal logged", async () => registry.logLines().some((l) => l["msg"] === "reload failed; keeping the last good version" && String(l["reason"]).includes("registry.staticLayer.0.type")), { timeoutMs: 10_000 });
       assert.deepEqual((await layersOf()).layers, after.layers);
     } finally {
       await registry.stop();
