@@ -81,6 +81,8 @@ test("a pull moves the registry's request, composition, upstream and blob counte
   const providerBefore = await scrape(specProvider.metricsUrl);
   await putSpec(`127.0.0.1:${specProviderPort}`, "ops-ws", { baseRef });
   await pull("ops-ws");
+  // Pulled again: the composition comes from memory this time.
+  await (await fetch(`http://127.0.0.1:${registry.port}/v2/remote/ops-ws/manifests/latest`)).arrayBuffer();
   const missing = await fetch(`http://127.0.0.1:${registry.port}/v2/remote/no-such-ws/manifests/latest`);
   assert.equal(missing.status, 404);
 
@@ -91,10 +93,12 @@ test("a pull moves the registry's request, composition, upstream and blob counte
     return sum(registryAfter, `${R}http_requests_total`, { route: "blob" }) - sum(registryBefore, `${R}http_requests_total`, { route: "blob" }) === 3;
   });
   const delta = (metric: string, labels: Record<string, string> = {}) => sum(registryAfter, metric, labels) - sum(registryBefore, metric, labels);
-  assert.equal(delta(`${R}http_requests_total`, { route: "manifest", method: "GET", status: "200" }), 1);
+  assert.equal(delta(`${R}http_requests_total`, { route: "manifest", method: "GET", status: "200" }), 2);
   assert.equal(delta(`${R}http_requests_total`, { route: "manifest", method: "GET", status: "404" }), 1);
   assert.equal(delta(`${R}http_request_duration_seconds_count`, { route: "blob", status: "200" }), 3);
   assert.equal(delta(`${R}manifest_composition_duration_seconds_count`, { result: "ok" }), 1);
+  assert.equal(delta(`${R}cache_lookups_total`, { tier: "manifest", result: "miss" }), 1);
+  assert.equal(delta(`${R}cache_lookups_total`, { tier: "manifest", result: "hit" }), 1);
   const layerBytes = built.layers.reduce((n, l) => n + l.size, 0);
   assert.equal(delta(`${R}blob_bytes_served_total`), layerBytes + built.config.length, "every body byte, by source");
   assert.equal(delta(`${R}blob_bytes_served_total`, { source: "store" }), built.config.length, "the composed config comes from the store");

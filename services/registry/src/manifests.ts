@@ -1,7 +1,7 @@
 import { LRUCache } from "lru-cache";
 import type { ImageSpec } from "../../../gen/registryfacade/provider.ts";
 import type { Logger } from "../../shared/logging.ts";
-import { compositionDuration, secondsSince, singleFlightWaiters, specLookupDuration } from "../../shared/telemetry/metrics.ts";
+import { cacheLookup, compositionDuration, secondsSince, singleFlightWaiters, specLookupDuration } from "../../shared/telemetry/metrics.ts";
 import { accepts, type Accepted } from "./accept.ts";
 import { compose, type ComposeDeps } from "./compose/compose.ts";
 import { ComposedCache, type Pinned } from "./compose/composed-cache.ts";
@@ -44,7 +44,9 @@ export class ManifestService {
     if (spec === undefined) throw new RegistryError("MANIFEST_UNKNOWN", "no image spec for this repository", { name: repo.name });
     const key = this.composed.key(repo.name, spec);
     const pinned = await this.composed.pin(key, spec);
-    const renderings = (pinned && this.composed.get(key, pinned)) ?? (await this.composeOnce(key, repo, spec, pinned));
+    const cached = pinned && this.composed.get(key, pinned);
+    cacheLookup("manifest", cached ? "hit" : "miss");
+    const renderings = cached || (await this.composeOnce(key, repo, spec, pinned));
     const rendered = renderings.filter((r): r is RenderedManifest => "bytes" in r);
     const chosen = rendered.find((r) => accepts(accepted, r.mediaType));
     if (!chosen) throw notAcceptable(accepted, renderings.map((r) => ("unrenderable" in r ? r.unrenderable : `${r.mediaType} not accepted`)));

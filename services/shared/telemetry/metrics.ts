@@ -70,12 +70,47 @@ export const upstreamRequestErrors = new Counter({
   registers,
 });
 
+/** One cache counter as its owner keeps it: a plain number that only grows. */
+export interface CacheCount {
+  tier: "spec" | "tag" | "manifest" | "blob";
+  result: "hit" | "miss" | "join";
+  count: number;
+}
+
+/** Readers of the caches' own counters, summed at every scrape (see countCacheLookups). */
+const cacheCountReaders = new Set<() => Iterable<CacheCount>>();
+/** Lookups counted here directly (cacheLookup), by "tier result". */
+const directCacheCounts = new Map<string, CacheCount>();
+
 export const cacheLookups = new Counter({
   name: `${NAMESPACE}cache_lookups_total`,
-  help: "Cache lookups by tier (spec, tag, manifest, blob) and result (hit, miss)",
+  help: "Cache lookups by tier (spec, tag, manifest, blob) and result (hit; miss; join: a blob fetch another request had started)",
   labelNames: ["tier", "result"] as const,
   registers,
+  collect() {
+    this.reset();
+    const all = [...directCacheCounts.values(), ...[...cacheCountReaders].flatMap((read) => [...read()])];
+    for (const { tier, result, count } of all) this.inc({ tier, result }, count);
+  },
 });
+
+/** One lookup of a cache that keeps no counters of its own. */
+export function cacheLookup(tier: CacheCount["tier"], result: CacheCount["result"]): void {
+  const key = `${tier} ${result}`;
+  const entry = directCacheCounts.get(key) ?? { tier, result, count: 0 };
+  entry.count++;
+  directCacheCounts.set(key, entry);
+}
+
+/**
+ * The caches count in plain numbers on their hot paths; this makes those
+ * numbers cache_lookups_total. Returns the function that stops reading them
+ * (a registry that stops).
+ */
+export function countCacheLookups(read: () => Iterable<CacheCount>): () => void {
+  cacheCountReaders.add(read);
+  return () => cacheCountReaders.delete(read);
+}
 
 export const singleFlightWaiters = new Gauge({
   name: `${NAMESPACE}singleflight_waiters`,
