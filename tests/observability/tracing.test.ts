@@ -49,6 +49,8 @@ test("one trace spans the pull, the registry, its gRPC call, the spec-provider a
       return parent ? [parent.spanId, ...ancestors(parent)] : [];
     };
     assert.ok(ancestors(client).includes(server.spanId), "the gRPC call happens inside the registry's HTTP span");
+    const route = inTrace().find((s) => s.service === "registry" && s.name === "router - /v2/*name/manifests/:reference");
+    assert.ok(route && ancestors(client).includes(route.spanId), "and inside the Koa route's span");
     for (const fetch of inTrace().filter(upstreamFetch)) assert.ok(ancestors(fetch).includes(server.spanId), "upstream fetches happen inside it too");
     assert.ok(inTrace().filter(upstreamFetch).length >= 2, "the tag HEAD and the manifest and config fetches upstream");
     assert.notEqual(server.parentSpanId, "", "the registry's span continues the runtime's trace");

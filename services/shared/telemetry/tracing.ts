@@ -2,7 +2,7 @@ import { register } from "node:module";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { GrpcInstrumentation } from "@opentelemetry/instrumentation-grpc";
 import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
-import { KoaInstrumentation } from "@opentelemetry/instrumentation-koa";
+import { KoaInstrumentation, KoaLayerType } from "@opentelemetry/instrumentation-koa";
 import { PinoInstrumentation } from "@opentelemetry/instrumentation-pino";
 import { UndiciInstrumentation } from "@opentelemetry/instrumentation-undici";
 
@@ -37,7 +37,8 @@ export function startTracing(defaultServiceName: string): void {
     instrumentations: [
       new HttpInstrumentation(),
       new GrpcInstrumentation(),
-      new KoaInstrumentation(),
+      // The route's span says which handler ran; one span per anonymous middleware would only be noise.
+      new KoaInstrumentation({ ignoreLayersType: [KoaLayerType.MIDDLEWARE] }),
       new UndiciInstrumentation(),
       // trace_id and span_id on every line logged inside a span; the lines themselves stay on stdout.
       new PinoInstrumentation({ disableLogSending: true }),
