@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import { credentials } from "@grpc/grpc-js";
 import { SpecManagementServiceClient, type PullCredential } from "../../gen/facade/manage/v1/manage.ts";
 import { bearerToken, unaryCall } from "../../services/shared/grpc/client.ts";
+import { facadectl } from "../support/facadectl.ts";
 import { image, layer, type BuiltImage } from "../support/images.ts";
 import { LogCapture } from "../support/log-capture.ts";
 import { readLayout, run } from "../support/oci-clients.ts";
@@ -33,13 +34,14 @@ let upstream: UpstreamRegistry;
 let provider: TestSpecProvider;
 let facade: Awaited<ReturnType<typeof startFacade>>;
 let base: BuiltImage;
+let baseRef: string;
 const creds: Record<string, PullCredential> = {};
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "facade-pull-auth-"));
   upstream = await UpstreamRegistry.start();
   base = image({ family: "oci", layers: [await layer([{ path: "hello.txt", content: "hello\n" }])] });
-  const baseRef = await upstream.pushImage("base/plain", "1", base);
+  baseRef = await upstream.pushImage("base/plain", "1", base);
 
   const file = async (name: string, text: string) => {
     await writeFile(join(dir, name), text);
@@ -109,7 +111,7 @@ test("PutSpec answers with a pull credential for that workspace", () => {
 });
 
 test("without credentials, every request is 401 UNAUTHORIZED with a Basic challenge, the GET /v2/ probe included", async () => {
-  for (const path of ["/v2/", "/v2/remote/ws-a/manifests/latest", `/v2/remote/ws-a/blobs/${base.layers[0]!.digest}`, "/v2/nothing/here", "/v2/remote/ws-a/blobs/uploads/"]) {
+  for (const path of ["/v2/", "/v2/remote/ws-a/manifests/latest", `/v2/remote/ws-a/blobs/${base.layers[0]!.digest}`, "/v2/nothing/here", "/v2/remote/ws-a/blobs/uploads/", "/V2/remote/ws-a/manifests/latest", "/elsewhere"]) {
     const res = await status(path);
     assert.deepEqual([res.status, res.code], [401, "UNAUTHORIZED"], path);
     assert.match(res.challenge ?? "", /^Basic realm="registry-facade"/);
@@ -149,10 +151,24 @@ test("skopeo with a workspace credential pulls that workspace; another workspace
   assert.equal(manifest.layers[0]?.digest, base.layers[0]!.digest);
   assert.deepEqual(await status("/v2/", basic(a.username, a.password)), { status: 200, code: undefined, challenge: null });
 
-  for (const path of ["/v2/remote/ws-b/manifests/latest", `/v2/remote/ws-b/blobs/${base.layers[0]!.digest}`, "/v2/fixed/dev/manifests/latest", "/v2/remote/ws-a/extra/manifests/latest", "/v2/_catalog"]) {
+  // The names the router would serve, however the path spells them.
+  const otherNames = [
+    "/v2/remote/ws-b/manifests/latest",
+    `/v2/remote/ws-b/blobs/${base.layers[0]!.digest}`,
+    "/v2/fixed/dev/manifests/latest",
+    "/v2/remote/ws-a/extra/manifests/latest",
+    "/V2/remote/ws-b/manifests/latest",
+    "/v2/remote/ws-b/manifests/latest/",
+    "/v2/remote/ws%2Db/manifests/latest",
+    "/v2//remote/ws-a/manifests/latest",
+  ];
+  for (const path of otherNames) {
     const res = await status(path, basic(a.username, a.password));
     assert.deepEqual([res.status, res.code], [403, "DENIED"], path);
   }
+  // Its own name however spelt; no route, nothing served.
+  assert.equal((await status("/v2/remote/ws%2Da/manifests/latest", basic(a.username, a.password))).status, 200);
+  assert.equal((await status("/v2/_catalog", basic(a.username, a.password))).status, 404);
   await assert.rejects(skopeoCopy("remote/ws-b", a.username, a.password), /403|denied/i);
 });
 
@@ -163,6 +179,17 @@ test("an operator added to the htpasswd file can pull without a restart", async 
   await eventually("the new operator accepted", async () => assert.equal((await status("/v2/remote/ws-b/manifests/latest", basic("second", "second-password-1414"))).status, 200));
 });
 
+test("facadectl put prints the pull credential (human and JSON), and it pulls that workspace", async () => {
+  const human = await facadectl("put", "ws-cli", "--base", baseRef, "--addr", provider.address, "--token", MANAGER_TOKEN);
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /^pull user +ws-cli$/m);
+  const password = /^pull pass +(\S+)$/m.exec(human.stdout)?.[1] ?? "";
+  const json = await facadectl("put", "ws-cli", "--base", baseRef, "--addr", provider.address, "--token", MANAGER_TOKEN, "--json");
+  assert.deepEqual(JSON.parse(json.stdout).pullCredential, { username: "ws-cli", password });
+  creds["ws-cli"] = { username: "ws-cli", password };
+  assert.equal((await status("/v2/remote/ws-cli/manifests/latest", basic("ws-cli", password))).status, 200);
+});
+
 test("no password, token or workspace credential appears in any log line of this file", () => {
-  logs.assertNoSecrets([OPERATOR_PASSWORD, SECRET, MANAGER_TOKEN, READER_TOKEN, "second-password-1414", creds["ws-a"]!.password, creds["ws-b"]!.password, Buffer.from(`operator:${OPERATOR_PASSWORD}`).toString("base64")]);
+  logs.assertNoSecrets([OPERATOR_PASSWORD, SECRET, MANAGER_TOKEN, READER_TOKEN, "second-password-1414", creds["ws-a"]!.password, creds["ws-b"]!.password, creds["ws-cli"]!.password, Buffer.from(`operator:${OPERATOR_PASSWORD}`).toString("base64")]);
 });

@@ -22,8 +22,12 @@ export function createApp(app: AppContext): Koa {
     ctx.set("Docker-Distribution-API-Version", "registry/2.0");
     await next();
   });
-  // Authentication comes before everything a request could learn, even a 404 or 405.
-  if (app.pullAuth) koa.use(app.pullAuth.middleware);
+  if (app.pullAuth) {
+    // Authentication comes before everything a request could learn, even a 404 or 405;
+    // authorization goes with the repository name as the routes see it.
+    koa.use(app.pullAuth.middleware);
+    router.param("name", app.pullAuth.repository);
+  }
   koa.use(unsupported(`${app.config.prefix}/v2`));
   koa.use(router.routes());
   // Koa reports errors of responses it no longer controls (a blob stream cut

@@ -13,20 +13,25 @@ type Principal = { kind: "operator"; user: string } | { kind: "workspace"; id: s
 /** The realm clients see; Basic is what skopeo, containerd and podman send to a registry that asks for it. */
 const CHALLENGE = 'Basic realm="registry-facade", charset="UTF-8"';
 
-/** /<name>/manifests/<ref> or /<name>/blobs/<digest>; the name is greedy, as in the router. */
-const REPOSITORY_PATH = /^\/(.+)\/(?:manifests|blobs)\/[^/]+$/;
-
 export interface PullAuth {
-  /** Koa middleware: 401 without valid credentials, 403 for a repository they do not cover. */
+  /** Koa middleware: 401 unless the request carries valid credentials. */
   readonly middleware: (ctx: Context, next: Next) => Promise<void>;
+  /**
+   * The router's param middleware for the repository name: 403 for a name the
+   * credentials do not cover. It sees the name exactly as the route will use
+   * it (decoded, whatever the case of /v2 or a trailing slash), which a check
+   * of the raw path could not guarantee.
+   */
+  readonly repository: (name: string, ctx: Context, next: Next) => Promise<unknown>;
   close(): void;
 }
 
 /**
- * registry.requireAuth: every request under /v2 must carry Basic credentials
- * that really check out, either an operator's from the htpasswd file (any
- * repository) or a workspace's pull credential (remote/<that id> only, and
- * the GET /v2/ probe every client starts with).
+ * registry.requireAuth: every request must carry Basic credentials that
+ * really check out, either an operator's from the htpasswd file (any
+ * repository) or a workspace's pull credential (remote/<that id> only; routes
+ * without a repository, the GET /v2/ probe every client starts with, serve
+ * nothing of anyone's).
  */
 export async function openPullAuth(config: RegistryConfig, logger: Logger): Promise<PullAuth | undefined> {
   if (!config.requireAuth) return undefined;
@@ -36,7 +41,6 @@ export async function openPullAuth(config: RegistryConfig, logger: Logger): Prom
   const htpasswd = config.htpasswd === undefined ? undefined : await Htpasswd.open(config.htpasswd, logger);
   const secretFile = config.workspaceSecretFile;
   const secrets = secretFile === undefined ? undefined : await ReloadingValue.open({ what: "workspaceSecretFile", paths: [secretFile], load: () => readSecretLines(secretFile), logger });
-  const v2 = `${config.prefix}/v2`;
 
   const authenticate = async (header: string): Promise<Principal | undefined> => {
     const basic = parseBasic(header);
@@ -48,16 +52,19 @@ export async function openPullAuth(config: RegistryConfig, logger: Logger): Prom
 
   return {
     async middleware(ctx, next) {
-      if (ctx.path !== v2 && !ctx.path.startsWith(`${v2}/`)) return next();
       const principal = await authenticate(ctx.get("authorization"));
       if (principal === undefined) {
         throw new RegistryError("UNAUTHORIZED", "authentication required", undefined, undefined, { "WWW-Authenticate": CHALLENGE });
       }
-      const rest = ctx.path.slice(v2.length);
-      if (principal.kind === "workspace" && rest !== "/" && rest !== "" && REPOSITORY_PATH.exec(rest)?.[1] !== `remote/${principal.id}`) {
-        throw new RegistryError("DENIED", "these credentials do not grant access to this repository", { path: ctx.path });
-      }
+      ctx.state["principal"] = principal;
       await next();
+    },
+    async repository(name, ctx, next) {
+      const principal = ctx.state["principal"] as Principal;
+      if (principal.kind === "workspace" && name !== `remote/${principal.id}`) {
+        throw new RegistryError("DENIED", "these credentials do not grant access to this repository", { name });
+      }
+      return next();
     },
     close() {
       htpasswd?.close();
