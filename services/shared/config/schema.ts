@@ -169,8 +169,8 @@ export const configSchema = z.strictObject({
     .number()
     .int()
     .nonnegative()
-    .default(30_000)
-    .describe("on SIGTERM, how long blob streams and gRPC calls in flight may go on before their connections are cut"),
+    .default(25_000)
+    .describe("on SIGTERM, how long blob streams and gRPC calls in flight may go on before their connections are cut; keep it a few seconds under the orchestrator's kill deadline (Kubernetes: terminationGracePeriodSeconds, 30 s by default)"),
 });
 
 export type Config = z.infer<typeof configSchema>;
