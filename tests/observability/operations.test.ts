@@ -117,6 +117,20 @@ test("a pull moves the registry's request, composition, upstream and blob counte
   assert.ok(value(providerAfter, `${R}process_resident_memory_bytes`) > 0, "process metrics in the same namespace");
 });
 
+test("an upstream that does not answer is counted as an upstream error of its host", async () => {
+  const R = "registry_facade_";
+  const deadHost = `127.0.0.1:${await freePort()}`;
+  await putSpec(`127.0.0.1:${specProviderPort}`, "ops-dead-base", { baseRef: `${deadHost}/gone:1` });
+  const before = await scrape(registry.metricsUrl);
+  const res = await fetch(`http://127.0.0.1:${registry.port}/v2/remote/ops-dead-base/manifests/latest`);
+  assert.equal(res.status, 503);
+  await res.arrayBuffer();
+  const after = await scrape(registry.metricsUrl);
+  const errors = (s: Map<string, number>) => sum(s, `${R}upstream_request_errors_total`, { host: deadHost, kind: "network" });
+  assert.ok(errors(after) - errors(before) >= 1);
+  assert.equal(sum(after, `${R}manifest_composition_duration_seconds_count`, { result: "error" }) - sum(before, `${R}manifest_composition_duration_seconds_count`, { result: "error" }), 1);
+});
+
 test("/ready follows the spec-provider: 503 naming it while it is down, 200 again once it is back; /live stays 200", async () => {
   const ready = async () => {
     const res = await fetch(`${registry.probeUrl}/ready`);

@@ -25,7 +25,9 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-const BINS = { registry: "services/registry/bin.ts", "spec-provider": "services/spec-provider/bin.ts" } as const;
+const BINS = { registry: "services/registry/bin.ts", "spec-provider": "services/spec-provider/bin.ts", "all-in-one": "services/all-in-one/bin.ts" } as const;
+/** The line that says the service is up; port is the one it carries (all-in-one: the registry's). */
+const LISTENING = { registry: "registry listening", "spec-provider": "spec-provider listening", "all-in-one": "registry listening" } as const;
 
 export async function startService(kind: keyof typeof BINS, config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<ServiceProcess> {
   const dir = await mkdtemp(join(tmpdir(), `facade-${kind}-`));
@@ -41,8 +43,8 @@ export async function startService(kind: keyof typeof BINS, config: Record<strin
       .filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
   let port = 0;
-  await waitUntil(`${kind} listening`, async () => {
-    const line = logLines().find((l) => l["msg"] === `${kind} listening`);
+  await waitUntil(LISTENING[kind], async () => {
+    const line = logLines().find((l) => l["msg"] === LISTENING[kind]);
     port = Number(line?.["port"] ?? 0);
     return port > 0;
   }, { process: child, timeoutMs: 30_000 });
