@@ -48,8 +48,8 @@ before(async () => {
   ide = image({ family: "docker", layers: [await layer([{ type: "dir", path: "ide/" }, { path: "ide/bin", content: "private ide\n" }])] });
   await upstream.pushImage("private/base", "1", base);
   await upstream.pushImage("private/ide", "1", ide);
-  // An upstream that names the cloud metadata service as its token realm.
-  hostile = createServer((_req, res) => res.writeHead(401, { "www-authenticate": 'Bearer realm="http://169.254.169.254/latest/meta-data/iam",service="x"' }).end());
+  // An upstream that names the cloud metadata service as its token realm (in the second of two challenge headers).
+  hostile = createServer((_req, res) => res.writeHead(401, [["www-authenticate", 'Basic realm="hostile"'], ["www-authenticate", 'Bearer realm="http://169.254.169.254/latest/meta-data/iam",service="x"']]).end());
   hostile.listen(0, "127.0.0.1");
   await once(hostile, "listening");
 });

@@ -163,7 +163,8 @@ export class UpstreamClient {
       res.body.resume();
       const where = { host: repo.host, path, status: res.statusCode };
       if (res.statusCode === 401 && attempt === 0) {
-        const challenge = headerValue(res.headers["www-authenticate"]) ?? "";
+        // Several WWW-Authenticate headers are several challenges, as in one comma-separated header.
+        const challenge = [res.headers["www-authenticate"] ?? []].flat().join(", ");
         if (await this.auth.challenge(scope, challenge, auth["authorization"])) continue;
       }
       if (res.statusCode === 404) throw new RegistryError(notFound, "not found upstream", where);
