@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from "../shared/config/load.ts";
 import type { Config } from "../shared/config/schema.ts";
 import { stopOnSignals } from "../shared/lifecycle.ts";
 import { createLogger } from "../shared/logging.ts";
-import { startOpsServer } from "../shared/telemetry/ops-server.ts";
+import { startOpsServer, type OpsServer } from "../shared/telemetry/ops-server.ts";
 import { startSpecProvider } from "../spec-provider/src/index.ts";
 import { startRegistry, type RunningRegistry } from "../registry/src/index.ts";
 
@@ -27,9 +27,10 @@ try {
 const logger = createLogger({ level: config.logLevel, service: "registry-facade" });
 let specProvider;
 let registry: RunningRegistry | undefined;
-// One /metrics for both services (they share one metrics registry); /ready is the registry's.
-const ops = await startOpsServer(config, async () => registry?.ready() ?? { ready: false, checks: { startup: "starting" } }, logger);
+let ops: OpsServer;
 try {
+  // One /metrics for both services (they share one metrics registry); /ready is the registry's.
+  ops = await startOpsServer(config, async () => registry?.ready() ?? { ready: false, checks: { startup: "starting" } }, logger);
   specProvider = await startSpecProvider(config, logger);
   const wired: Config = {
     ...config,

@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from "../shared/config/load.ts";
 import { stopOnSignals } from "../shared/lifecycle.ts";
 import { createLogger } from "../shared/logging.ts";
 import { ReloadingValue } from "../shared/reloading.ts";
-import { startOpsServer } from "../shared/telemetry/ops-server.ts";
+import { startOpsServer, type OpsServer } from "../shared/telemetry/ops-server.ts";
 import { startRegistry, type RunningRegistry } from "./src/index.ts";
 
 const { values } = parseArgs({ options: { config: { type: "string" } }, strict: true });
@@ -19,10 +19,11 @@ try {
 
 const logger = createLogger({ level: config.logLevel, service: "registry" });
 let registry: RunningRegistry | undefined;
-// Probes and metrics answer from the start: while the registry starts, /live
-// is 200 and /ready says why it is not ready yet.
-const ops = await startOpsServer(config, async () => registry?.ready() ?? { ready: false, checks: { startup: "starting" } }, logger);
+let ops: OpsServer;
 try {
+  // Probes and metrics answer from the start: while the registry starts,
+  // /live is 200 and /ready says why it is not ready yet.
+  ops = await startOpsServer(config, async () => registry?.ready() ?? { ready: false, checks: { startup: "starting" } }, logger);
   registry = await startRegistry(config, logger);
 } catch (err) {
   logger.fatal({ err }, "cannot start");

@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../shared/config/load.ts";
 import { stopOnSignals } from "../shared/lifecycle.ts";
 import { createLogger } from "../shared/logging.ts";
-import { startOpsServer } from "../shared/telemetry/ops-server.ts";
+import { startOpsServer, type OpsServer } from "../shared/telemetry/ops-server.ts";
 import { startSpecProvider, type RunningSpecProvider } from "./src/index.ts";
 
 /** The process entry: arguments, configuration, logger, signals. Everything else is in src/. */
@@ -19,9 +19,10 @@ try {
 
 const logger = createLogger({ level: config.logLevel, service: "spec-provider" });
 let provider: RunningSpecProvider | undefined;
-// Metrics and probes answer from the start; /ready mirrors grpc.health.v1.
-const ops = await startOpsServer(config, async () => provider?.ready() ?? { ready: false, checks: { startup: "starting" } }, logger);
+let ops: OpsServer;
 try {
+  // Metrics and probes answer from the start; /ready mirrors grpc.health.v1.
+  ops = await startOpsServer(config, async () => provider?.ready() ?? { ready: false, checks: { startup: "starting" } }, logger);
   provider = await startSpecProvider(config, logger);
 } catch (err) {
   // E.g. NATS unreachable or the port taken: logged, not an unhandled rejection.
