@@ -145,6 +145,11 @@ test("/ready follows the spec-provider: 503 naming it while it is down, 200 agai
   assert.equal(down.body.ready, false);
   assert.match(down.body.checks["specProvider"] ?? "", /no spec-provider serving \(127\.0\.0\.1:\d+: /);
   assert.equal((await fetch(`${registry.probeUrl}/live`)).status, 200);
+  // A pull of a workspace no cache knows is a 503 meanwhile (runtimes retry), counted as a failed call of that provider.
+  const errors = async () => sum(await scrape(registry.metricsUrl), "registry_facade_spec_lookup_errors_total", { provider: `127.0.0.1:${specProviderPort}`, code: "UNAVAILABLE" });
+  const errorsBefore = await errors();
+  assert.equal((await fetch(`http://127.0.0.1:${registry.port}/v2/remote/ops-uncached/manifests/latest`)).status, 503);
+  assert.equal((await errors()) - errorsBefore, 1);
 
   specProvider = await startSpecProvider();
   await waitUntil("registry ready again", async () => (await ready()).status === 200, { timeoutMs: 20_000 });
