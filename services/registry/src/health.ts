@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { makeGenericClientConstructor, type Client, type ServiceError } from "@grpc/grpc-js";
+import { makeGenericClientConstructor, status as Code, type Client, type ServiceError } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import type { RegistryConfig } from "../../shared/config/schema.ts";
 import type { Readiness } from "../../shared/telemetry/ops-server.ts";
@@ -72,7 +72,9 @@ function check(client: Client): Promise<string> {
   const call = (client as unknown as { Check: CheckCall }).Check.bind(client);
   return new Promise((resolve) => {
     call({ service: "registryfacade.SpecProvider" }, { deadline: Date.now() + CHECK_TIMEOUT_MS }, (err, response) => {
-      if (err) resolve(err.details || err.message);
+      // A spec-provider without grpc.health.v1 (another implementation of Gitpod's API) still answered.
+      if (err?.code === Code.UNIMPLEMENTED) resolve("SERVING");
+      else if (err) resolve(err.details || err.message);
       // The enum arrives as its name or its number, depending on the loader's options.
       else resolve(response?.status === 1 ? "SERVING" : String(response?.status));
     });
