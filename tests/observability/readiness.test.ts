@@ -1,0 +1,33 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Server, ServerCredentials, status } from "@grpc/grpc-js";
+import { SpecProviderService } from "../../gen/registryfacade/provider.ts";
+import { startRegistry } from "../../services/registry/src/index.ts";
+import { parseConfig } from "../../services/shared/config/load.ts";
+import { createLogger } from "../../services/shared/logging.ts";
+
+test("readiness: a spec-provider without grpc.health.v1 still counts; a store that takes no write does not", async () => {
+  // Another implementation of Gitpod's SpecProvider API, without the health service.
+  const bare = new Server();
+  bare.addService(SpecProviderService, { getImageSpec: (_call, callback) => callback({ code: status.NOT_FOUND, details: "no such workspace" }) });
+  const port = await new Promise<number>((resolve, reject) => bare.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  const dir = await mkdtemp(join(tmpdir(), "facade-ready-"));
+  const config = parseConfig({ registry: { port: 0, store: join(dir, "store"), remoteSpecProvider: [{ addr: `127.0.0.1:${port}` }] } });
+  const registry = await startRegistry(config, createLogger({ level: "silent", service: "registry" }));
+  try {
+    assert.deepEqual(await registry.ready(), { ready: true, checks: { store: "ok", specProvider: "ok" } });
+    // Where the store writes its temporary files, a file: as root, permissions would not stop a write.
+    await rm(join(dir, "store", "tmp"), { recursive: true });
+    await writeFile(join(dir, "store", "tmp"), "");
+    const broken = await registry.ready();
+    assert.equal(broken.ready, false);
+    assert.match(broken.checks["store"] ?? "", /^store not writable: ENOTDIR/);
+  } finally {
+    await registry.stop();
+    bare.forceShutdown();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
