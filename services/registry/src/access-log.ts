@@ -1,6 +1,6 @@
 import type Koa from "koa";
 import type { Logger } from "../../shared/logging.ts";
-import { httpRequestDuration, httpRequests } from "../../shared/telemetry/metrics.ts";
+import { httpRequestDuration, httpRequests, secondsSince } from "../../shared/telemetry/metrics.ts";
 
 /** What the blob server tells the access log about a body it sent (ctx.state.blob). */
 export interface BlobTransfer {
@@ -21,7 +21,7 @@ export function accessLog(logger: Logger): Koa.Middleware {
   return async (ctx, next) => {
     const started = performance.now();
     ctx.res.once("close", () => {
-      const seconds = (performance.now() - started) / 1000;
+      const seconds = secondsSince(started);
       const status = ctx.res.statusCode;
       const name = typeof ctx.params?.["name"] === "string" ? ctx.params["name"] : undefined;
       const blob = ctx.state["blob"] as BlobTransfer | undefined;

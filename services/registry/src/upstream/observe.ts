@@ -1,6 +1,6 @@
 import { subscribe } from "node:diagnostics_channel";
 import type { DiagnosticsChannel } from "undici";
-import { upstreamRequestDuration, upstreamRequestErrors } from "../../../shared/telemetry/metrics.ts";
+import { secondsSince, upstreamRequestDuration, upstreamRequestErrors } from "../../../shared/telemetry/metrics.ts";
 
 let observing = false;
 
@@ -21,7 +21,7 @@ export function observeUpstreamRequests(): void {
     const { request, response } = message as DiagnosticsChannel.RequestHeadersMessage;
     const since = started.get(request);
     const host = hostOf(request);
-    if (since !== undefined) upstreamRequestDuration.observe({ host, status: String(response.statusCode) }, (performance.now() - since) / 1000);
+    if (since !== undefined) upstreamRequestDuration.observe({ host, status: String(response.statusCode) }, secondsSince(since));
     if (response.statusCode === 429 || response.statusCode >= 500) upstreamRequestErrors.inc({ host, kind: "status" });
   });
   subscribe("undici:request:error", (message) => {
