@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
-import { SpecProviderService } from "../../gen/registryfacade/provider.ts";
+import { SpecProviderService, type SpecProviderServer } from "../../gen/registryfacade/provider.ts";
 import { startRegistry } from "../../services/registry/src/index.ts";
 import { parseConfig } from "../../services/shared/config/load.ts";
 import { createLogger } from "../../services/shared/logging.ts";
@@ -12,7 +12,8 @@ import { createLogger } from "../../services/shared/logging.ts";
 test("readiness: a spec-provider without grpc.health.v1 still counts; a store that takes no write does not", async () => {
   // Another implementation of Gitpod's SpecProvider API, without the health service.
   const bare = new Server();
-  bare.addService(SpecProviderService, { getImageSpec: (_call, callback) => callback({ code: status.NOT_FOUND, details: "no such workspace" }) });
+  const notFound: SpecProviderServer = { getImageSpec: (_call, callback) => callback({ code: status.NOT_FOUND, details: "no such workspace" }) };
+  bare.addService(SpecProviderService, notFound);
   const port = await new Promise<number>((resolve, reject) => bare.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   const dir = await mkdtemp(join(tmpdir(), "facade-ready-"));
   const config = parseConfig({ registry: { port: 0, store: join(dir, "store"), remoteSpecProvider: [{ addr: `127.0.0.1:${port}` }] } });
