@@ -13,6 +13,8 @@ export class CorruptingProxy {
   readonly corrupt = new Set<string>();
   /** Every request passed on, as "METHOD path". */
   readonly requests: string[] = [];
+  /** When set, answer bodies pass at about this rate: a slow upstream. */
+  bytesPerSecond: number | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -28,8 +30,9 @@ export class CorruptingProxy {
         res.writeHead(up.statusCode ?? 502, up.headers);
         const path = req.url ?? "";
         const length = Number(up.headers["content-length"] ?? 0);
-        if ([...(self?.corrupt ?? [])].some((p) => path.includes(p)) && length > 0) up.pipe(flipByteAt(Math.floor(length / 2))).pipe(res);
-        else up.pipe(res);
+        const body = self?.bytesPerSecond ? up.pipe(throttle(self.bytesPerSecond)) : up;
+        if ([...(self?.corrupt ?? [])].some((p) => path.includes(p)) && length > 0) body.pipe(flipByteAt(Math.floor(length / 2))).pipe(res);
+        else body.pipe(res);
       });
       upstream.on("error", () => res.destroy());
       req.pipe(upstream);
@@ -60,6 +63,19 @@ function flipByteAt(offset: number): Transform {
       }
       seen += chunk.length;
       done(null, chunk);
+    },
+  });
+}
+
+/** Passes bytes on at about bytesPerSecond, chunk by chunk. */
+function throttle(bytesPerSecond: number): Transform {
+  const started = Date.now();
+  let sent = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      sent += chunk.length;
+      const due = started + (sent / bytesPerSecond) * 1000;
+      setTimeout(() => done(null, chunk), Math.max(0, due - Date.now()));
     },
   });
 }

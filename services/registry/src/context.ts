@@ -1,6 +1,9 @@
 import type { Config } from "../../shared/config/schema.ts";
 import { subsystemLogger, type Logger } from "../../shared/logging.ts";
+import { join } from "node:path";
 import { BlobServer } from "./blobs/serve.ts";
+import { BlobCache } from "./cache/blob-cache.ts";
+import { CacheStats } from "./cache/stats.ts";
 import type { ComposeDeps } from "./compose/compose.ts";
 import { ManifestService } from "./manifests.ts";
 import { FixedSpecSource } from "./specs/fixed.ts";
@@ -20,6 +23,8 @@ export interface AppContext {
   blobs: BlobServer;
   /** registry.staticLayer: reloaded when the configuration file changes; readiness asks whether its images resolve. */
   staticLayers: StaticLayers;
+  /** Counters of every cache, for metrics. */
+  cacheStats: CacheStats;
   /** registry.requireAuth's check of clients' credentials; undefined when pulls are open. */
   pullAuth: PullAuth | undefined;
   close(): Promise<void>;
@@ -29,6 +34,9 @@ export async function createContext(config: Config, logger: Logger): Promise<App
   const registry = config.registry;
   const store = new Store(registry.store);
   await store.init();
+  const cacheStats = new CacheStats();
+  const blobCache = new BlobCache(join(registry.store, "cache"), registry.storeMaxBytes, cacheStats, subsystemLogger(logger, "blob-cache"));
+  await blobCache.init();
   // File layers are hashed once here: a missing or broken file stops start-up, not a pull.
   const described = await describeStaticLayers(registry.staticLayer);
   const upstreamAuth = await TokenAuth.open(config, subsystemLogger(logger, "upstream-auth"));
@@ -49,7 +57,8 @@ export async function createContext(config: Config, logger: Logger): Promise<App
     store,
     manifests,
     staticLayers,
-    blobs: new BlobServer(store, client, subsystemLogger(logger, "blobs")),
+    blobs: new BlobServer(store, client, blobCache, subsystemLogger(logger, "blobs")),
+    cacheStats,
     pullAuth,
     async close() {
       remote.close();

@@ -5,8 +5,9 @@ import { pipeline as chainStreams, Readable, type Transform } from "node:stream"
 import { pipeline } from "node:stream/promises";
 import type { Context } from "koa";
 import type { Logger } from "../../../shared/logging.ts";
+import type { BlobCache } from "../cache/blob-cache.ts";
 import { RegistryError } from "../errors.ts";
-import type { BlobRecord, Store } from "../store.ts";
+import type { BlobRecord, BlobSource, Store } from "../store.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import { parseRange, type ByteRange } from "./range.ts";
 import { CountingStream, startTransfer } from "./transfer.ts";
@@ -15,16 +16,24 @@ import { BlobIntegrityError, ExactLength, Slice, VerifyingStream } from "./strea
 /** Distribution answers blobs as octet streams whatever the layer type; so do we. */
 const BLOB_CONTENT_TYPE = "application/octet-stream";
 
+/** A body to send, and whether its bytes were already digest-checked (the cache checks on the way in). */
+interface OpenedBody {
+  body: Readable;
+  checked: boolean;
+}
+
 /**
  * Serves a blob of a composition from where the composition said it lives.
- * The body is piped with backpressure straight to the socket (nothing is
- * buffered whole); a client that goes away destroys the pipeline, which
- * aborts the upstream request.
+ * Upstream and URL blobs go through the blob cache: a full GET reads the
+ * committed file, or joins (or starts) the one shared fetch into it; ranges
+ * read the committed file or are forwarded. The body is piped with
+ * backpressure straight to the socket (nothing is buffered whole).
  */
 export class BlobServer {
   constructor(
     private readonly store: Store,
     private readonly client: UpstreamClient,
+    private readonly cache: BlobCache,
     private readonly logger: Logger,
   ) {}
 
@@ -40,12 +49,13 @@ export class BlobServer {
       ctx.set({ ...common, "Content-Type": BLOB_CONTENT_TYPE, "Content-Length": String(blob.size) });
       ctx.status = 200;
       if (ctx.method === "HEAD") return;
-      const body = await this.open(ctx, digest, blob, undefined);
-      return this.send(ctx, name, digest, [body, new VerifyingStream(digest, blob.size)]);
+      const { body, checked } = await this.open(ctx, digest, blob, undefined);
+      // Bytes the cache verified on the way in are not hashed again for every reader.
+      return this.send(ctx, name, digest, [body, checked ? new ExactLength(blob.size) : new VerifyingStream(digest, blob.size)]);
     }
     const [first, ...more] = range.ranges as [ByteRange, ...ByteRange[]];
     if (more.length === 0) {
-      const body = await this.open(ctx, digest, blob, first);
+      const { body } = await this.open(ctx, digest, blob, first);
       ctx.set({ ...common, "Content-Type": BLOB_CONTENT_TYPE, "Content-Range": `bytes ${first.start}-${first.end}/${blob.size}`, "Content-Length": String(first.end - first.start + 1) });
       ctx.status = 206;
       return this.send(ctx, name, digest, [body, new ExactLength(first.end - first.start + 1)]);
@@ -55,13 +65,13 @@ export class BlobServer {
     const heads = range.ranges.map((r, i) => Buffer.from(`${i === 0 ? "" : "\r\n"}--${boundary}\r\nContent-Type: ${BLOB_CONTENT_TYPE}\r\nContent-Range: bytes ${r.start}-${r.end}/${blob.size}\r\n\r\n`));
     const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
     const length = heads.reduce((n, h) => n + h.length, 0) + range.ranges.reduce((n, r) => n + r.end - r.start + 1, 0) + tail.length;
-    const firstBody = await this.open(ctx, digest, blob, first);
+    const { body: firstBody } = await this.open(ctx, digest, blob, first);
     ctx.set({ ...common, "Content-Type": `multipart/byteranges; boundary=${boundary}`, "Content-Length": String(length) });
     ctx.status = 206;
     const parts = async function* (this: BlobServer) {
       for (const [i, r] of range.ranges.entries()) {
         yield heads[i] as Buffer;
-        const part = i === 0 ? firstBody : await this.open(ctx, digest, blob, r);
+        const part = i === 0 ? firstBody : (await this.open(ctx, digest, blob, r)).body;
         yield* chain(part, new ExactLength(r.end - r.start + 1));
       }
       yield tail;
@@ -69,31 +79,45 @@ export class BlobServer {
     return this.send(ctx, name, digest, [Readable.from(parts)]);
   }
 
-  /** Opens the blob (or one range of it) at its source; errors here still become OCI error answers. */
-  private async open(ctx: Context, digest: string, blob: BlobRecord, range: ByteRange | undefined): Promise<Readable> {
+  /** Opens the blob (or one range of it); errors here still become OCI error answers. */
+  private async open(ctx: Context, digest: string, blob: BlobRecord, range: ByteRange | undefined): Promise<OpenedBody> {
     const source = blob.source;
     if (source.kind === "store") {
       if (!(await this.store.hasBlob(digest))) throw new RegistryError("BLOB_UNKNOWN", "blob missing from the store", { digest });
-      return this.store.openBlob(digest, range);
+      return { body: this.store.openBlob(digest, range), checked: false };
     }
     if (source.kind === "file") {
       // Checked before the headers go out, so a vanished file is an error answer, not a cut connection.
       if (!(await access(source.path).then(() => true, () => false))) throw new RegistryError("BLOB_UNKNOWN", "static layer file missing", { digest });
-      return createReadStream(source.path, range);
+      return { body: createReadStream(source.path, range), checked: false };
+    }
+    const cached = await this.cache.openCommitted(digest, range);
+    if (cached) {
+      ctx.state["blob"].source = "cache";
+      return { body: cached, checked: true };
+    }
+    if (range === undefined) {
+      // The shared fetch has its own abort: one client leaving must not cut the others.
+      const shared = await this.cache.fetch(digest, blob.size, async (signal) => (await this.openSource(source, digest, undefined, signal)).body);
+      if (shared) return { body: shared, checked: true };
     }
     const abort = new AbortController();
     ctx.res.once("close", () => abort.abort());
-    const options = { signal: abort.signal, ...(range ? { range: `bytes=${range.start}-${range.end}` } : {}) };
-    const opened = source.kind === "upstream" ? await this.client.openBlob(source, digest, options) : await this.client.openUrl(source.url, options);
+    const opened = await this.openSource(source, digest, range, abort.signal);
     if (range === undefined || opened.status === 206) {
       if (range && !opened.contentRange?.startsWith(`bytes ${range.start}-${range.end}/`)) {
         opened.body.destroy();
         throw new RegistryError("UPSTREAM_INVALID", "upstream answered another range", { asked: range, got: opened.contentRange });
       }
-      return opened.body;
+      return { body: opened.body, checked: false };
     }
     // The upstream ignored the Range and sent everything: cut the range out here.
-    return chain(opened.body, new Slice(range.start, range.end - range.start + 1));
+    return { body: chain(opened.body, new Slice(range.start, range.end - range.start + 1)), checked: false };
+  }
+
+  private openSource(source: Extract<BlobSource, { kind: "upstream" | "url" }>, digest: string, range: ByteRange | undefined, signal: AbortSignal) {
+    const options = { signal, ...(range ? { range: `bytes=${range.start}-${range.end}` } : {}) };
+    return source.kind === "upstream" ? this.client.openBlob(source, digest, options) : this.client.openUrl(source.url, options);
   }
 
   private async send(ctx: Context, name: string, digest: string, streams: [Readable, ...NodeJS.ReadWriteStream[]]): Promise<void> {

@@ -1,0 +1,144 @@
+import { EventEmitter } from "node:events";
+import { Readable } from "node:stream";
+import { DigestVerifier } from "../../../shared/digest.ts";
+import { BlobIntegrityError } from "../blobs/streams.ts";
+import { fd, READ_CHUNK } from "./fd.ts";
+
+/** Opens the whole blob at its source; the signal aborts the transfer. */
+export type BlobOpener = (signal: AbortSignal) => Promise<Readable>;
+
+/**
+ * One upstream fetch of a blob into a temporary file, shared by every request
+ * for that blob while it runs. The upstream body is hashed and written to the
+ * file as fast as the disk takes it; each request reads the file at its own
+ * pace and, when it has caught up, waits for more (a late joiner first gets
+ * what is on disk, then follows). Readers never get the last byte before the
+ * digest has verified, so nobody ever holds a complete wrong blob. When the
+ * last reader goes away before the end, the fetch is aborted.
+ */
+export class Fill extends EventEmitter {
+  private written = 0;
+  private verified = false;
+  private failure: Error | undefined;
+  private readers = 0;
+  private finished = false;
+  private readonly abort = new AbortController();
+  /** Resolves once the upstream answered (rejects with its error): a reader is handed out only then. */
+  readonly opened: Promise<void>;
+  /** Resolves true once the whole blob is in the file and verified, false on any failure. */
+  readonly done: Promise<boolean>;
+
+  constructor(
+    readonly digest: string,
+    readonly size: number,
+    /** The temporary file, opened for reading and writing (a plain descriptor: FileHandle streams are much slower). */
+    private readonly file: number,
+    open: BlobOpener,
+    /** Called (once) when the last reader left a fetch that had not finished. */
+    private readonly onAbandoned: () => void,
+  ) {
+    super();
+    this.setMaxListeners(0);
+    let opened!: (error?: unknown) => void;
+    this.opened = new Promise<void>((resolve, reject) => (opened = (error) => (error === undefined ? resolve() : reject(error))));
+    // A failed open is reported through opened; done only says whether the blob made it.
+    this.opened.catch(() => undefined);
+    this.done = this.run(open, opened);
+  }
+
+  /** A reader of the whole blob from the start; it follows the file as it grows. */
+  reader(): Readable {
+    this.readers++;
+    let position = 0;
+    let pumping = false;
+    let attached = true;
+    const detach = () => {
+      if (!attached) return;
+      attached = false;
+      this.readers--;
+      if (this.readers === 0) {
+        if (!this.finished) {
+          this.abort.abort(new Error("every reader went away"));
+          this.onAbandoned();
+        } else void fd.close(this.file).catch(() => undefined);
+      }
+    };
+    const pump = async (): Promise<void> => {
+      if (pumping) return;
+      pumping = true;
+      try {
+        while (!stream.destroyed) {
+          if (this.failure) return void stream.destroy(this.failure);
+          const available = this.verified ? this.size : Math.min(this.written, this.size - 1);
+          if (position < available) {
+            const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, available - position));
+            const { bytesRead } = await fd.read(this.file, buffer, 0, buffer.length, position);
+            if (stream.destroyed) return;
+            position += bytesRead;
+            if (!stream.push(buffer.subarray(0, bytesRead))) return;
+          } else if (this.verified) {
+            stream.push(null);
+            return;
+          } else {
+            await new Promise((resolve) => this.once("progress", resolve));
+          }
+        }
+      } catch (err) {
+        stream.destroy(err as Error);
+      } finally {
+        pumping = false;
+      }
+    };
+    const stream = new Readable({
+      highWaterMark: READ_CHUNK,
+      read: () => void pump(),
+      destroy: (err, callback) => {
+        detach();
+        callback(err);
+      },
+    });
+    stream.once("end", detach);
+    return stream;
+  }
+
+  private async run(open: BlobOpener, opened: (error?: unknown) => void): Promise<boolean> {
+    try {
+      const body = await open(this.abort.signal).catch((err: unknown) => {
+        opened(err);
+        throw err;
+      });
+      opened();
+      const verifier = new DigestVerifier(this.digest);
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        if (this.written + chunk.length > this.size) throw new BlobIntegrityError(`blob ${this.digest} longer than ${this.size} bytes`);
+        verifier.update(chunk);
+        for (let done = 0; done < chunk.length; ) done += (await fd.write(this.file, chunk, done, chunk.length - done, this.written + done)).bytesWritten;
+        this.written += chunk.length;
+        this.emit("progress");
+      }
+      if (this.written !== this.size) throw new BlobIntegrityError(`blob ${this.digest}: ${this.written} bytes, expected ${this.size}`);
+      const { actual, matches } = verifier.finish();
+      if (!matches) throw new BlobIntegrityError(`blob ${this.digest} arrived with digest ${actual}`);
+      // Verified: readers may have the last bytes now. Durable before it is
+      // committed under its digest, so a crash never leaves a short file there.
+      this.verified = true;
+      this.emit("progress");
+      await fd.datasync(this.file);
+      return true;
+    } catch (err) {
+      // Readers already have good bytes when only the sync failed: they finish; the blob is just not committed.
+      if (this.verified) return false;
+      this.failure = this.abort.signal.aborted ? new Error("blob fetch abandoned") : (err as Error);
+      this.emit("progress");
+      return false;
+    } finally {
+      this.finished = true;
+      if (this.readers === 0) await fd.close(this.file).catch(() => undefined);
+    }
+  }
+
+  /** Why the fetch failed, once it has. */
+  get error(): Error | undefined {
+    return this.failure;
+  }
+}
