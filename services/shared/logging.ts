@@ -23,6 +23,14 @@ export const REDACTED_PATHS = [
   "*.identitytoken",
   "auth",
   "*.auth",
+  // A Docker config.json (dockerAuth) or a token response, should one be logged whole.
+  "auths.*.auth",
+  "auths.*.password",
+  "auths.*.identitytoken",
+  "identityToken",
+  "*.identityToken",
+  "access_token",
+  "refresh_token",
 ];
 
 export interface LoggerSettings {

@@ -8,6 +8,7 @@ import { normaliseRegistryKey, parseDockerConfig, DockerConfigError } from "../.
 import { checkRealm, guardedLookup, isForbiddenAddress } from "../../services/registry/src/upstream/realm-guard.ts";
 import { parseWwwAuthenticate } from "../../services/registry/src/upstream/www-authenticate.ts";
 import { isWorkspacePassword, workspaceCredential } from "../../services/shared/workspace-credential.ts";
+import { LogCapture } from "../support/log-capture.ts";
 
 const exec = promisify(execFile);
 
@@ -107,4 +108,14 @@ test("workspace credentials: bound to the id, checked against every secret (rota
   assert.equal(isWorkspacePassword(["another-secret-entirely"], "ws-a", credential.password), false);
   assert.equal(isWorkspacePassword([secret], "ws-a", ""), false);
   assert.equal(isWorkspacePassword([secret], "ws-a", `${credential.password}x`), false);
+});
+
+test("log redaction blanks credentials in the shapes a careless log call would pass them", () => {
+  const capture = new LogCapture();
+  capture.logger("units").info(
+    { headers: { authorization: "Basic c2VjcmV0LWEx" }, password: "secret-b-22", credential: { password: "secret-c-33" }, token: "secret-d-44", auths: { host: { auth: "secret-e-55" } }, identityToken: "secret-f-66", access_token: "secret-g-77" },
+    "careless",
+  );
+  assert.match(capture.lines[0] ?? "", /\[redacted\]/);
+  capture.assertNoSecrets(["c2VjcmV0LWEx", "secret-b-22", "secret-c-33", "secret-d-44", "secret-e-55", "secret-f-66", "secret-g-77"]);
 });
