@@ -99,6 +99,7 @@ test("a pull moves the registry's request, composition, upstream and blob counte
   assert.equal(delta(`${R}manifest_composition_duration_seconds_count`, { result: "ok" }), 1);
   assert.equal(delta(`${R}cache_lookups_total`, { tier: "manifest", result: "miss" }), 1);
   assert.equal(delta(`${R}cache_lookups_total`, { tier: "manifest", result: "hit" }), 1);
+  assert.equal(delta(`${R}cache_lookups_total`, { tier: "blob", result: "miss" }), built.layers.length, "each layer fetched into the blob cache once");
   const layerBytes = built.layers.reduce((n, l) => n + l.size, 0);
   assert.equal(delta(`${R}blob_bytes_served_total`), layerBytes + built.config.length, "every body byte, by source");
   assert.equal(delta(`${R}blob_bytes_served_total`, { source: "store" }), built.config.length, "the composed config comes from the store");
