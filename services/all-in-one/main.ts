@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../shared/config/load.ts";
 import type { Config } from "../shared/config/schema.ts";
 import { stopOnSignals } from "../shared/lifecycle.ts";
+import { InProcessEventBus } from "../shared/events/in-process-bus.ts";
 import { createLogger } from "../shared/logging.ts";
 import { startOpsServer, type OpsServer } from "../shared/telemetry/ops-server.ts";
 import { startSpecProvider } from "../spec-provider/src/index.ts";
@@ -31,7 +32,9 @@ let ops: OpsServer;
 try {
   // One /metrics for both services (they share one metrics registry); /ready is the registry's.
   ops = await startOpsServer(config, async () => registry?.ready() ?? { ready: false, checks: { startup: "starting" } }, logger);
-  specProvider = await startSpecProvider(config, logger);
+  // Without NATS the two services share one in-process bus: a put reaches the registry's caches at once.
+  const eventBus = config.nats ? undefined : new InProcessEventBus();
+  specProvider = await startSpecProvider(config, logger, { eventBus });
   const wired: Config = {
     ...config,
     registry: {
@@ -40,7 +43,7 @@ try {
         config.registry.remoteSpecProvider.length > 0 ? config.registry.remoteSpecProvider : [{ addr: `127.0.0.1:${specProvider.port}` }],
     },
   };
-  registry = await startRegistry(wired, logger);
+  registry = await startRegistry(wired, logger, { eventBus });
 } catch (err) {
   logger.fatal({ reason: (err as Error).message }, "cannot start");
   await specProvider?.stop();

@@ -25,7 +25,8 @@ test("a warm manifest by tag comes from memory until a tag of its images moves",
     const ref = await push("one\n");
     const specFile = join(dir, "specs.json");
     await writeFile(specFile, JSON.stringify({ ws: { baseRef: ref } }));
-    const config = parseConfig({ registry: { port: 0, store: join(dir, "store"), fixedSpecFN: specFile } }, "(test)");
+    // Every pull revalidates the tag (no tag cache TTL), so a moved tag is seen at the next pull.
+    const config = parseConfig({ registry: { port: 0, store: join(dir, "store"), fixedSpecFN: specFile, tagCacheTtlMs: 0 } }, "(test)");
     const registry = await startRegistry(config, createLogger({ level: "silent", service: "registry" }));
     try {
       const get = async (reference = "latest") => {

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import type { EventBus } from "../../services/shared/events/events.ts";
 import { parseConfig } from "../../services/shared/config/load.ts";
 import { createLogger } from "../../services/shared/logging.ts";
 import { startRegistry, type RunningRegistry } from "../../services/registry/src/index.ts";
@@ -168,11 +169,11 @@ export interface Facade {
 }
 
 /** The registry under test, in this process, on an ephemeral port with a fresh store. */
-export async function startFacade(world: World, registry: Record<string, unknown> = {}, options: { withStatic?: boolean; store?: string } = {}): Promise<Facade> {
+export async function startFacade(world: World, registry: Record<string, unknown> = {}, options: { withStatic?: boolean; store?: string; eventBus?: EventBus } = {}): Promise<Facade> {
   const store = options.store ?? (await mkdtemp(join(world.dir, "store-")));
   const staticLayer = options.withStatic === false ? [] : [{ ref: world.refs["staticImage"], type: "image" }, { ref: world.staticFile, type: "file" }];
   const config = parseConfig({ logLevel: "silent", registry: { port: 0, store, fixedSpecFN: world.specFile, staticLayer, ...registry } });
-  const running = await startRegistry(config, createLogger({ level: "silent", service: "registry-test" }));
+  const running = await startRegistry(config, createLogger({ level: "silent", service: "registry-test" }), { eventBus: options.eventBus });
   const host = `127.0.0.1:${running.port}`;
   const prefix = (registry["prefix"] as string | undefined) ?? "";
   return { registry: running, host, url: `http://${host}${prefix}`, store, stop: () => running.stop() };

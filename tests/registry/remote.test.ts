@@ -5,6 +5,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { once } from "node:events";
 import { join } from "node:path";
 import { ImageSpec } from "../../gen/registryfacade/provider.ts";
+import { InProcessEventBus } from "../../services/shared/events/in-process-bus.ts";
 import { freePort } from "../support/process.ts";
 import { readLayout, skopeoCopy, umociUnpack } from "../support/oci-clients.ts";
 import { startTestSpecProvider, type TestSpecProvider } from "../support/spec-provider.ts";
@@ -17,8 +18,10 @@ let facade: Facade;
 
 before(async () => {
   world = await createWorld();
-  provider = await startTestSpecProvider();
-  facade = await startFacade(world, { remoteSpecProvider: [{ addr: provider.address }], specProviderTimeoutMs: 2000 });
+  // One bus for both, as npm start has: a put reaches the registry's spec cache at once.
+  const eventBus = new InProcessEventBus();
+  provider = await startTestSpecProvider({ eventBus });
+  facade = await startFacade(world, { remoteSpecProvider: [{ addr: provider.address }], specProviderTimeoutMs: 2000 }, { eventBus });
 });
 after(async () => {
   await facade?.stop();
@@ -122,12 +125,16 @@ test("a spec-provider that hangs past the deadline is a 503 with Retry-After, ne
   }
 });
 
-test("spec-provider stopped: 503 with Retry-After for tags; composed digests and blobs still served", async () => {
+test("spec-provider stopped: 503 with Retry-After for tags not cached; cached specs, composed digests and blobs still served", async () => {
   const tag = await fetch(`${facade.url}/v2/remote/ws-remote-1/manifests/latest`);
   const digest = tag.headers.get("docker-content-digest") as string;
   const manifest = (await tag.json()) as { config: { digest: string } };
   await provider.stop();
-  for (const id of ["ws-remote-1", "no-such-workspace"]) {
+  // Its spec was fetched just now: the spec cache answers within its TTL.
+  const cached = await fetch(`${facade.url}/v2/remote/ws-remote-1/manifests/latest`);
+  assert.equal(cached.status, 200);
+  assert.equal(cached.headers.get("docker-content-digest"), digest);
+  for (const id of ["never-seen", "no-such-workspace"]) {
     const res = await manifestStatus(facade, `/v2/remote/${id}/manifests/latest`);
     assert.equal(res.status, 503, id);
     assert.equal(res.body.errors[0].code, "UNAVAILABLE");

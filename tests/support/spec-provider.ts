@@ -6,6 +6,7 @@ import { SpecManagementServiceClient, type StoredSpec } from "../../gen/facade/m
 import { SpecProviderClient, type ImageSpec } from "../../gen/registryfacade/provider.ts";
 import { parseConfig } from "../../services/shared/config/load.ts";
 import type { Config } from "../../services/shared/config/schema.ts";
+import type { EventBus } from "../../services/shared/events/events.ts";
 import { unaryCall } from "../../services/shared/grpc/client.ts";
 import { createLogger, type Logger } from "../../services/shared/logging.ts";
 import { startSpecProvider } from "../../services/spec-provider/src/index.ts";
@@ -18,6 +19,8 @@ export interface TestSpecProviderOptions {
   /** Merged into the specProvider configuration section. */
   specProvider?: Record<string, unknown>;
   logger?: Logger;
+  /** A bus shared with a registry in this process, as npm start does; without it, NATS when given, else its own. */
+  eventBus?: EventBus;
 }
 
 /** A real spec-provider in this process, on an ephemeral loopback port. */
@@ -47,7 +50,7 @@ export async function startTestSpecProvider(options: TestSpecProviderOptions = {
     },
     "(test)",
   );
-  const provider = await startSpecProvider(config, options.logger ?? createLogger({ level: "silent", service: "spec-provider" }));
+  const provider = await startSpecProvider(config, options.logger ?? createLogger({ level: "silent", service: "spec-provider" }), { eventBus: options.eventBus });
   const address = `127.0.0.1:${provider.port}`;
   const client = new SpecManagementServiceClient(address, credentials.createInsecure());
   const specProviderClient = new SpecProviderClient(address, credentials.createInsecure());

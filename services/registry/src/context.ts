@@ -3,7 +3,12 @@ import { subsystemLogger, type Logger } from "../../shared/logging.ts";
 import { join } from "node:path";
 import { BlobServer } from "./blobs/serve.ts";
 import { BlobCache } from "./cache/blob-cache.ts";
+import { followCacheEvents } from "./cache/events.ts";
+import { SpecCache } from "./cache/spec-cache.ts";
 import { CacheStats } from "./cache/stats.ts";
+import { TagCache } from "./cache/tag-cache.ts";
+import type { EventBus } from "../../shared/events/events.ts";
+import { openEventBus } from "../../shared/events/open.ts";
 import type { ComposeDeps } from "./compose/compose.ts";
 import { ManifestService } from "./manifests.ts";
 import { FixedSpecSource } from "./specs/fixed.ts";
@@ -30,7 +35,12 @@ export interface AppContext {
   close(): Promise<void>;
 }
 
-export async function createContext(config: Config, logger: Logger): Promise<AppContext> {
+export interface RegistryOptions {
+  /** A bus shared with a spec-provider in this process (all-in-one); without it, NATS when configured. */
+  eventBus?: EventBus;
+}
+
+export async function createContext(config: Config, logger: Logger, options: RegistryOptions = {}): Promise<AppContext> {
   const registry = config.registry;
   const store = new Store(registry.store);
   await store.init();
@@ -41,16 +51,20 @@ export async function createContext(config: Config, logger: Logger): Promise<App
   const described = await describeStaticLayers(registry.staticLayer);
   const upstreamAuth = await TokenAuth.open(config, subsystemLogger(logger, "upstream-auth"));
   const pullAuth = await openPullAuth(registry, subsystemLogger(logger, "pull-auth"));
-  const client = new UpstreamClient({ insecureRegistries: registry.insecureRegistries, auth: upstreamAuth });
+  const tags = new TagCache(registry.tagCacheTtlMs, cacheStats);
+  const client = new UpstreamClient({ insecureRegistries: registry.insecureRegistries, auth: upstreamAuth, tagCache: tags });
   const remote = new RemoteSpecSource(registry.remoteSpecProvider, registry.specProviderTimeoutMs, subsystemLogger(logger, "spec-provider"));
+  const events = await openEventBus(config, options.eventBus, subsystemLogger(logger, "events"), "registry");
+  const specs = new SpecCache(remote, () => (following.eventsFlowing() ? registry.specCacheTtlMs : registry.specCacheTtlWithoutEventsMs), cacheStats);
   const deps: ComposeDeps = { client, store, platform: registry.platform, staticLayers: described };
   const staticLayers = new StaticLayers(deps, subsystemLogger(logger, "static-layers"));
   const manifests = new ManifestService(
-    { remote, fixed: new FixedSpecSource(registry.fixedSpecFN) },
+    { remote: specs, fixed: new FixedSpecSource(registry.fixedSpecFN) },
     deps,
     store,
     subsystemLogger(logger, "manifests"),
   );
+  const following = followCacheEvents(events, { specs, tags }, staticLayers, cacheStats, subsystemLogger(logger, "events"));
   return {
     config: registry,
     logger,
@@ -61,6 +75,8 @@ export async function createContext(config: Config, logger: Logger): Promise<App
     cacheStats,
     pullAuth,
     async close() {
+      following.stop();
+      if (events.owned) await events.bus.close();
       remote.close();
       pullAuth?.close();
       await client.close();

@@ -7,7 +7,7 @@ import { countCacheLookups } from "../../shared/telemetry/metrics.ts";
 import type { Readiness } from "../../shared/telemetry/ops-server.ts";
 import { createApp } from "./app.ts";
 import { cacheCounts } from "./cache-counts.ts";
-import { createContext } from "./context.ts";
+import { createContext, type RegistryOptions } from "./context.ts";
 import { observeUpstreamRequests } from "./upstream/observe.ts";
 import { ServingCertificate } from "./tls.ts";
 import { RegistryHealth } from "./health.ts";
@@ -23,12 +23,12 @@ export interface RunningRegistry {
   stop(): Promise<void>;
 }
 
-export async function startRegistry(config: Config, logger: Logger): Promise<RunningRegistry> {
+export async function startRegistry(config: Config, logger: Logger, options: RegistryOptions = {}): Promise<RunningRegistry> {
   const log = subsystemLogger(logger, "registry");
   const tls = config.registry.tls;
   const certificate = tls ? await ServingCertificate.open(tls, subsystemLogger(logger, "tls")) : undefined;
   observeUpstreamRequests();
-  const context = await createContext(config, log).catch((err: unknown) => {
+  const context = await createContext(config, log, options).catch((err: unknown) => {
     certificate?.close();
     throw err;
   });

@@ -15,6 +15,8 @@ export interface ServedManifest {
   bytes: Buffer;
   digest: string;
   mediaType: string;
+  /** Set when an image tag resolved to its last known digest because upstream failed. */
+  warning?: string;
 }
 
 /**
@@ -50,6 +52,7 @@ export class ManifestService {
     const rendered = renderings.filter((r): r is RenderedManifest => "bytes" in r);
     const chosen = rendered.find((r) => accepts(accepted, r.mediaType));
     if (!chosen) throw notAcceptable(accepted, renderings.map((r) => ("unrenderable" in r ? r.unrenderable : `${r.mediaType} not accepted`)));
+    if (pinned?.stale.length) return { ...chosen, warning: `upstream unavailable, tag resolved to its last known digest: ${pinned.stale.join("; ")}` };
     return chosen;
   }
 

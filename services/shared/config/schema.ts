@@ -55,6 +55,24 @@ export const registrySchema = z.strictObject({
   fixedSpecFN: z.string().min(1).optional().describe("JSON file of named specs (protobuf JSON) served as fixed/<name>"),
   store: z.string().min(1).default(".data/registry").describe("directory for composed manifests and configs and the blob cache"),
   storeMaxBytes: z.number().int().positive().default(10 * 1024 ** 3).describe("upper bound of the blob cache in bytes"),
+  specCacheTtlMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(60_000)
+    .describe("how long a spec from the spec-providers is reused while cache-invalidation events arrive (a put or delete drops it at once); 0 asks every time"),
+  specCacheTtlWithoutEventsMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(2_000)
+    .describe("the spec cache's time to live while no events can arrive (NATS disconnected, or no NATS and no shared in-process bus)"),
+  tagCacheTtlMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(30_000)
+    .describe("how long an upstream tag's digest is reused before a HEAD revalidates it; when upstream fails (unreachable, 429, 5xx) the last digest is served with a Warning header"),
   requireAuth: z.boolean().default(false).describe("refuse pulls without valid credentials (needs htpasswd or workspaceSecretFile)"),
   htpasswd: z
     .string()

@@ -24,6 +24,11 @@ export interface EventBus {
    * outage), so the subscriber can drop everything it cached.
    */
   onEventsMissed(handler: () => void): () => void;
+  /**
+   * Calls handler with false when events stop arriving (connection lost) and
+   * true when they flow again. A bus that cannot lose its connection has none.
+   */
+  onConnectionChange?(handler: (connected: boolean) => void): () => void;
   close(): Promise<void>;
 }
 

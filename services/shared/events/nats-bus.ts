@@ -24,6 +24,7 @@ const headerGetter: TextMapGetter<MsgHdrs> = {
 export class NatsEventBus implements EventBus {
   private readonly handlers = new Set<FacadeEventHandler>();
   private readonly missedHandlers = new Set<() => void>();
+  private readonly connectionHandlers = new Set<(connected: boolean) => void>();
 
   private constructor(
     private readonly connection: NatsConnection,
@@ -68,10 +69,14 @@ export class NatsEventBus implements EventBus {
     })();
     void (async () => {
       for await (const status of this.connection.status()) {
-        if (status.type === "disconnect") this.log.warn("NATS connection lost; events may be missed");
+        if (status.type === "disconnect") {
+          this.log.warn("NATS connection lost; events may be missed");
+          for (const handler of [...this.connectionHandlers]) handler(false);
+        }
         if (status.type === "reconnect") {
           this.log.info("NATS connection back; dropping caches that may have missed events");
           for (const handler of [...this.missedHandlers]) handler();
+          for (const handler of [...this.connectionHandlers]) handler(true);
         }
       }
     })();
@@ -107,6 +112,11 @@ export class NatsEventBus implements EventBus {
   onEventsMissed(handler: () => void): () => void {
     this.missedHandlers.add(handler);
     return () => this.missedHandlers.delete(handler);
+  }
+
+  onConnectionChange(handler: (connected: boolean) => void): () => void {
+    this.connectionHandlers.add(handler);
+    return () => this.connectionHandlers.delete(handler);
   }
 
   /** Delivers what was published, then closes; a connection that is down is just closed. */

@@ -5,7 +5,7 @@ import { SpecProviderService } from "../../../gen/registryfacade/provider.ts";
 import type { Config, SpecProviderConfig } from "../../shared/config/schema.ts";
 import { subsystemLogger, type Logger } from "../../shared/logging.ts";
 import type { Readiness } from "../../shared/telemetry/ops-server.ts";
-import { createAppContext } from "./context.ts";
+import { createAppContext, type SpecProviderOptions } from "./context.ts";
 import { addHealthService } from "./health.ts";
 import { specManagementService, specProviderService } from "./rpc/index.ts";
 import { trackStoreSize } from "./store-size.ts";
@@ -22,9 +22,9 @@ export interface RunningSpecProvider {
 /** grpc-js's default limit of a received message. */
 const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
-export async function startSpecProvider(config: Config, logger: Logger): Promise<RunningSpecProvider> {
+export async function startSpecProvider(config: Config, logger: Logger, options: SpecProviderOptions = {}): Promise<RunningSpecProvider> {
   const log = subsystemLogger(logger, "server");
-  const ctx = await createAppContext(config, logger);
+  const ctx = await createAppContext(config, logger, options);
   // A spec carrying a direct layer of the configured maximum must reach
   // validation, not be cut off by the transport's default limit. (Readers
   // of such specs need the same limit on their clients.)

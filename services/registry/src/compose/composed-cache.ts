@@ -3,13 +3,15 @@ import { ImageSpec } from "../../../../gen/registryfacade/provider.ts";
 import { digestOf } from "../../../shared/digest.ts";
 import type { ComposeDeps } from "./compose.ts";
 import { imageRefs } from "./compose.ts";
-import { currentDigest } from "./image.ts";
+import { currentDigest, staleResolution } from "./image.ts";
 import type { Rendering } from "./render.ts";
 
 /** What the images of a spec resolved to: each ref's digest, and all of them as one string. */
 export interface Pinned {
   digests: ReadonlyMap<string, string>;
   fingerprint: string;
+  /** Refs whose digest is the last known one because upstream failed (for the Warning header). */
+  stale: string[];
 }
 
 /**
@@ -56,7 +58,8 @@ export class ComposedCache {
     const refs = imageRefs(spec, this.deps.staticLayers);
     try {
       const digests = await Promise.all(refs.map((ref) => currentDigest(this.deps.client, ref)));
-      return { digests: new Map(refs.map((ref, i) => [ref, digests[i] as string])), fingerprint: digests.join(",") };
+      const stale = refs.flatMap((ref) => staleResolution(this.deps.client, ref) ?? []);
+      return { digests: new Map(refs.map((ref, i) => [ref, digests[i] as string])), fingerprint: digests.join(","), stale };
     } catch {
       return undefined;
     }

@@ -73,6 +73,14 @@ export async function currentDigest(client: UpstreamClient, ref: string): Promis
   return parsed.digest ?? (await client.resolveTag(repo, manifestReference(parsed)));
 }
 
+/** Why ref's tag resolves to a digest served stale (upstream failing), or undefined. */
+export function staleResolution(client: UpstreamClient, ref: string): string | undefined {
+  const { parsed, repo } = locate(ref);
+  if (parsed.digest) return undefined;
+  const reason = client.staleTag(repo, manifestReference(parsed));
+  return reason === undefined ? undefined : `${ref}: ${reason}`;
+}
+
 async function resolve(client: UpstreamClient, ref: string, platform: PlatformConfig, pinned: string | undefined): Promise<ResolvedImage> {
   const { parsed, repo } = locate(ref);
   const digest = pinned ?? (await currentDigest(client, ref));

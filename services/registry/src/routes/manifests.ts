@@ -15,6 +15,8 @@ export function manifestRoute(router: Router, app: AppContext): void {
     const accepted = parseAccept(ctx.get("accept") || undefined);
     const manifest = reference.kind === "tag" ? await app.manifests.byTag(repo, accepted) : await app.manifests.byDigest(repo, reference.digest, accepted);
     ctx.set({ "Docker-Content-Digest": manifest.digest, ETag: `"${manifest.digest}"` });
+    // RFC 9111's obsolete but still understood "110 Response is Stale", with the reason.
+    if (manifest.warning) ctx.set("Warning", `110 registry-facade "${manifest.warning.replaceAll('"', "'")}"`);
     ctx.type = manifest.mediaType;
     // Koa answers HEAD from a GET route, keeping Content-Length and dropping the body.
     ctx.body = manifest.bytes;

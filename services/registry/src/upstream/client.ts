@@ -4,6 +4,7 @@ import { LRUCache } from "lru-cache";
 import { digestOf, isDigest } from "../../../shared/digest.ts";
 import { isLoopbackHost } from "../../../shared/image-ref.ts";
 import { MANIFEST_ACCEPT } from "../../../shared/media-types.ts";
+import type { TagCache } from "../cache/tag-cache.ts";
 import { RegistryError, unavailable, type ErrorCodeName } from "../errors.ts";
 import { anonymousAuth, type AuthScope, type UpstreamAuth } from "./auth.ts";
 
@@ -37,6 +38,8 @@ export interface UpstreamClientOptions {
   auth?: UpstreamAuth;
   /** Documents fetched by digest kept in memory; they never change. */
   cacheMaxBytes?: number;
+  /** Tag resolutions reused for a while, and served stale when upstream fails; without it every resolution asks upstream. */
+  tagCache?: TagCache;
 }
 
 /**
@@ -50,12 +53,14 @@ export class UpstreamClient {
   private readonly auth: UpstreamAuth;
   private readonly insecure: ReadonlySet<string>;
   private readonly documents: LRUCache<string, Buffer>;
+  private readonly tags: TagCache | undefined;
 
   constructor(options: UpstreamClientOptions) {
     this.agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, headersTimeout: 30_000, bodyTimeout: 60_000, connect: { timeout: 10_000 } });
     this.blobDispatcher = this.agent.compose(interceptors.redirect({ maxRedirections: 5 }));
     this.auth = options.auth ?? anonymousAuth;
     this.insecure = new Set(options.insecureRegistries);
+    this.tags = options.tagCache;
     this.documents = new LRUCache({ maxSize: options.cacheMaxBytes ?? 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) });
   }
 
@@ -66,9 +71,18 @@ export class UpstreamClient {
   /**
    * The digest a tag points to now. A HEAD is enough (and not rate-limited by
    * Docker Hub); a registry that sends no Docker-Content-Digest gets a GET,
-   * whose verified bytes are cached. This is the seam a tag cache goes into.
+   * whose verified bytes are cached. Through the tag cache when there is one.
    */
-  async resolveTag(repo: UpstreamRepo, tag: string): Promise<string> {
+  resolveTag(repo: UpstreamRepo, tag: string): Promise<string> {
+    return this.tags ? this.tags.resolve(tagKey(repo, tag), () => this.headTag(repo, tag)) : this.headTag(repo, tag);
+  }
+
+  /** Why the tag's digest is served stale from the tag cache (upstream failing), or undefined. */
+  staleTag(repo: UpstreamRepo, tag: string): string | undefined {
+    return this.tags?.staleReason(tagKey(repo, tag));
+  }
+
+  private async headTag(repo: UpstreamRepo, tag: string): Promise<string> {
     const path = `/v2/${repo.repository}/manifests/${tag}`;
     const head = await this.send(repo, path, { accept: MANIFEST_ACCEPT }, this.agent, "MANIFEST_UNKNOWN", undefined, "HEAD");
     await head.body.dump();
@@ -198,6 +212,10 @@ function unreachable(host: string, err: unknown): RegistryError {
 /** Query strings of content URLs can carry signatures; they stay out of errors and logs. */
 function redactUrl(url: URL): string {
   return `${url.origin}${url.pathname}`;
+}
+
+function tagKey(repo: UpstreamRepo, tag: string): string {
+  return `${repo.host}/${repo.repository}:${tag}`;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

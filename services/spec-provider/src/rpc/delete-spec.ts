@@ -9,6 +9,8 @@ export function deleteSpec(ctx: AppContext): UnaryHandler<DeleteSpecRequest, Del
     // 0 means "must not exist" for PutSpec; for a delete it could never hold.
     if (request.expectedRevision === 0n) violations.push({ field: "expected_revision", description: "must be absent or a revision greater than 0" });
     rejectIfInvalid(violations);
-    return { revision: await ctx.store.delete(request.id, request.expectedRevision) };
+    const revision = await ctx.store.delete(request.id, request.expectedRevision);
+    await ctx.announce({ type: "spec.delete", id: request.id, revision: String(revision) });
+    return { revision };
   };
 }

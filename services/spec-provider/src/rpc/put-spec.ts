@@ -8,6 +8,7 @@ export function putSpec(ctx: AppContext): UnaryHandler<PutSpecRequest, PutSpecRe
   return async (request) => {
     rejectIfInvalid([...idViolations(request.id), ...(await specViolations(request.spec, ctx.config.maxDirectContentBytes))]);
     const record = await ctx.store.put(request.id, request.spec!, request.expectedRevision);
+    await ctx.announce({ type: "spec.put", id: record.id, revision: String(record.revision) });
     return { stored: storedSpec(ctx, record), pullCredential: ctx.pullCredential(record.id) };
   };
 }
