@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { credentials } from "@grpc/grpc-js";
+import { credentials, InterceptingCall, type Interceptor } from "@grpc/grpc-js";
 import { SpecManagementServiceClient } from "../../gen/facade/manage/v1/manage.ts";
 import type { ImageSpec } from "../../gen/registryfacade/provider.ts";
 import { unaryCall } from "../../services/shared/grpc/client.ts";
@@ -62,11 +62,18 @@ export async function startService(kind: keyof typeof BINS, config: Record<strin
   };
 }
 
-/** PutSpec through the management API of a spec-provider at address. */
-export async function putSpec(address: string, id: string, spec: Partial<ImageSpec> & { baseRef: string }): Promise<void> {
+/** PutSpec through the management API of a spec-provider at address; metadata as a traced client would send it (traceparent). */
+export async function putSpec(address: string, id: string, spec: Partial<ImageSpec> & { baseRef: string }, metadata: Record<string, string> = {}): Promise<void> {
   const client = new SpecManagementServiceClient(address, credentials.createInsecure());
+  const withMetadata: Interceptor = (options, nextCall) =>
+    new InterceptingCall(nextCall(options), {
+      start(sent, listener, next) {
+        for (const [key, value] of Object.entries(metadata)) sent.set(key, value);
+        next(sent, listener);
+      },
+    });
   try {
-    await unaryCall(client.putSpec.bind(client), { id, spec: { ideRef: "", supervisorRef: "", ideLayerRef: [], contentLayer: [], ...spec } });
+    await unaryCall(client.putSpec.bind(client), { id, spec: { ideRef: "", supervisorRef: "", ideLayerRef: [], contentLayer: [], ...spec } }, { interceptors: [withMetadata] });
   } finally {
     client.close();
   }
