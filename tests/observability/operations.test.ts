@@ -118,6 +118,22 @@ test("a pull moves the registry's request, composition, upstream and blob counte
   assert.ok(value(providerAfter, `${R}process_resident_memory_bytes`) > 0, "process metrics in the same namespace");
 });
 
+test("pulled again, the layers come from the blob cache, and their bytes are counted as such", async () => {
+  const R = "registry_facade_";
+  const before = await scrape(registry.metricsUrl);
+  await pull("ops-ws");
+  let after = before;
+  await waitUntil("the second pull counted", async () => {
+    after = await scrape(registry.metricsUrl);
+    return sum(after, `${R}http_requests_total`, { route: "blob" }) - sum(before, `${R}http_requests_total`, { route: "blob" }) === 3;
+  });
+  const delta = (labels: Record<string, string>) => sum(after, `${R}blob_bytes_served_total`, labels) - sum(before, `${R}blob_bytes_served_total`, labels);
+  assert.equal(delta({ source: "cache" }), built.layers.reduce((n, l) => n + l.size, 0));
+  assert.equal(delta({ source: "upstream" }), 0);
+  assert.equal(sum(after, `${R}cache_lookups_total`, { tier: "blob", result: "hit" }) - sum(before, `${R}cache_lookups_total`, { tier: "blob", result: "hit" }), built.layers.length);
+  assert.equal(value(after, `${R}blob_streams_in_flight`), 0);
+});
+
 test("an upstream that does not answer is counted as an upstream error of its host", async () => {
   const R = "registry_facade_";
   const deadHost = `127.0.0.1:${await freePort()}`;
