@@ -3,10 +3,10 @@ import { createServer as createTlsServer, type Server as TlsServer } from "node:
 import type { AddressInfo } from "node:net";
 import type { Config, StaticLayerConfig } from "../../shared/config/schema.ts";
 import { subsystemLogger, type Logger } from "../../shared/logging.ts";
-import { countCacheLookups } from "../../shared/telemetry/metrics.ts";
+import { observeCaches } from "../../shared/telemetry/metrics.ts";
 import type { Readiness } from "../../shared/telemetry/ops-server.ts";
 import { createApp } from "./app.ts";
-import { cacheCounts } from "./cache-counts.ts";
+import { cacheReading } from "./cache-reading.ts";
 import { createContext, type RegistryOptions } from "./context.ts";
 import { observeUpstreamRequests } from "./upstream/observe.ts";
 import { ServingCertificate } from "./tls.ts";
@@ -49,7 +49,7 @@ export async function startRegistry(config: Config, logger: Logger, options: Reg
   log.info({ host: config.registry.host, port, prefix: config.registry.prefix, tls: tls !== undefined }, "registry listening");
   let stopping: Promise<void> | undefined;
   const health = new RegistryHealth(config.registry, context.staticLayers);
-  const stopCounting = countCacheLookups(() => cacheCounts(context.cacheStats));
+  const stopObserving = observeCaches(() => cacheReading(context.cacheStats));
   const stop = async () => {
     health.markStopping();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -62,7 +62,7 @@ export async function startRegistry(config: Config, logger: Logger, options: Reg
     await closed;
     clearTimeout(force);
     health.close();
-    stopCounting();
+    stopObserving();
     certificate?.close();
     await context.close();
     log.info("registry stopped");

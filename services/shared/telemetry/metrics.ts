@@ -77,10 +77,22 @@ export interface CacheCount {
   count: number;
 }
 
-/** Readers of the caches' own counters, summed at every scrape (see countCacheLookups). */
-const cacheCountReaders = new Set<() => Iterable<CacheCount>>();
+/** What a registry's caches report at each scrape: they count in plain numbers on their hot paths. */
+export interface CacheReading {
+  lookups: CacheCount[];
+  /** Bytes of committed blobs in the blob cache. */
+  blobCacheBytes: number;
+  /** Blobs whose bytes did not match their digest (nothing served or cached whole). */
+  blobIntegrityFailures: number;
+  /** Whether cache-invalidation events flow (false while NATS is away: caches may be stale). */
+  eventsConnected: boolean;
+}
+
+/** One reader per running registry (see observeCaches). */
+const cacheReaders = new Set<() => CacheReading>();
 /** Lookups counted here directly (cacheLookup), by "tier result". */
 const directCacheCounts = new Map<string, CacheCount>();
+const readings = () => [...cacheReaders].map((read) => read());
 
 export const cacheLookups = new Counter({
   name: `${NAMESPACE}cache_lookups_total`,
@@ -89,8 +101,36 @@ export const cacheLookups = new Counter({
   registers,
   collect() {
     this.reset();
-    const all = [...directCacheCounts.values(), ...[...cacheCountReaders].flatMap((read) => [...read()])];
+    const all = [...directCacheCounts.values(), ...readings().flatMap((r) => r.lookups)];
     for (const { tier, result, count } of all) this.inc({ tier, result }, count);
+  },
+});
+
+export const blobCacheBytes = new Gauge({
+  name: `${NAMESPACE}blob_cache_bytes`,
+  help: "Bytes of committed blobs in the blob cache (bounded by registry.storeMaxBytes)",
+  registers,
+  collect() {
+    this.set(readings().reduce((n, r) => n + r.blobCacheBytes, 0));
+  },
+});
+
+export const blobIntegrityFailures = new Counter({
+  name: `${NAMESPACE}blob_integrity_failures_total`,
+  help: "Blobs from an upstream or content URL whose bytes did not match their digest",
+  registers,
+  collect() {
+    this.reset();
+    this.inc(readings().reduce((n, r) => n + r.blobIntegrityFailures, 0));
+  },
+});
+
+export const eventsConnected = new Gauge({
+  name: `${NAMESPACE}events_connected`,
+  help: "1 while cache-invalidation events flow to the registry (NATS connected), 0 while they may be missed",
+  registers,
+  collect() {
+    this.set(readings().every((r) => r.eventsConnected) ? 1 : 0);
   },
 });
 
@@ -102,14 +142,10 @@ export function cacheLookup(tier: CacheCount["tier"], result: CacheCount["result
   directCacheCounts.set(key, entry);
 }
 
-/**
- * The caches count in plain numbers on their hot paths; this makes those
- * numbers cache_lookups_total. Returns the function that stops reading them
- * (a registry that stops).
- */
-export function countCacheLookups(read: () => Iterable<CacheCount>): () => void {
-  cacheCountReaders.add(read);
-  return () => cacheCountReaders.delete(read);
+/** Makes a registry's cache numbers metrics; returns the function that stops reading them (the registry stops). */
+export function observeCaches(read: () => CacheReading): () => void {
+  cacheReaders.add(read);
+  return () => cacheReaders.delete(read);
 }
 
 export const singleFlightWaiters = new Gauge({
