@@ -1,7 +1,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -115,6 +115,12 @@ async function manifestOk(host: string, name: string): Promise<void> {
   await res.body.dump();
 }
 
+/** utime + stime of a process, in seconds (from /proc; clock ticks of 1/100 s). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function dirBytes(path: string): Promise<number> {
   let total = 0;
   for (const sub of ["sha256", "tmp"]) {
@@ -132,6 +138,8 @@ test("50 concurrent cold GETs of a 256 MiB blob share one upstream GET; late joi
     const before = upstreamGets(big.digest);
     // A 256 MiB/s upstream: the fetch takes about a second, so the joiners really join it.
     proxy.bytesPerSecond = 256 * MiB;
+    const cpuBefore = await cpuSeconds(r.process.child.pid as number);
+    const testCpuBefore = process.cpuUsage();
     const started = performance.now();
     let launchJoiners!: () => void;
     const joinersLaunched = new Promise<void>((resolve) => (launchJoiners = resolve));
@@ -144,6 +152,9 @@ test("50 concurrent cold GETs of a 256 MiB blob share one upstream GET; late joi
     const results = [await first, ...(await Promise.all(joiners))];
     await leaver;
     proxy.bytesPerSecond = undefined;
+    const registryCpu = (await cpuSeconds(r.process.child.pid as number)) - cpuBefore;
+    const testCpu = process.cpuUsage(testCpuBefore);
+    t.diagnostic(`CPU: registry ${registryCpu.toFixed(1)} s, test clients ${((testCpu.user + testCpu.system) / 1e6).toFixed(1)} s`);
 
     for (const res of results) {
       assert.equal(res.status, 200);
@@ -160,7 +171,9 @@ test("50 concurrent cold GETs of a 256 MiB blob share one upstream GET; late joi
       `50 clients x 256 MiB: 1 upstream GET; first client ${ms(firstDone - started)}; joiners launched at ${ms(joinedAt - started)}, their first byte after ${ms(Math.min(...lateFirstBytes))}..${ms(Math.max(...lateFirstBytes))}; all done after ${ms(Math.max(...results.map((x) => x.endAt)) - started)}`,
     );
 
-    // Once committed: ranges come from the cache, and nothing reaches the upstream.
+    // Once committed (synced and renamed, just after the last byte went out):
+    // ranges come from the cache, and nothing reaches the upstream.
+    await waitUntil("committed", async () => (await readdir(join(store, "cache", "sha256"))).includes(big.digest.slice(7)));
     const range = await request(url, { headers: { range: "bytes=1000-1999" } });
     assert.equal(range.statusCode, 206);
     const direct = await request(`${upstream.url}/v2/big/blobs/${big.digest}`, { headers: { range: "bytes=1000-1999" } });

@@ -15,6 +15,8 @@ export class CorruptingProxy {
   readonly requests: string[] = [];
   /** When set, answer bodies pass at about this rate: a slow upstream. */
   bytesPerSecond: number | undefined;
+  /** When set, every request is answered with this status (429: rate-limited) or its connection reset, and not passed on. */
+  failWith: number | "reset" | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -26,6 +28,8 @@ export class CorruptingProxy {
     let self: CorruptingProxy | undefined;
     const server = createServer((req, res) => {
       self?.requests.push(`${req.method} ${req.url}`);
+      if (self?.failWith === "reset") return void req.socket.destroy();
+      if (self?.failWith !== undefined) return void res.writeHead(self.failWith, { "content-length": "0" }).end();
       const upstream = request({ host, port: Number(port), method: req.method, path: req.url, headers: { ...req.headers, host: targetHost } }, (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
         const path = req.url ?? "";

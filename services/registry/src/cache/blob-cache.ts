@@ -25,6 +25,8 @@ export class BlobCache {
   private readonly fills = new Map<string, Fill>();
   /** Bytes promised to fetches in progress (their final size), on top of the committed ones. */
   private reserved = 0;
+  /** Evicted files still being removed: a new fetch waits for them, so the directory never holds both. */
+  private readonly unlinking = new Set<Promise<void>>();
 
   constructor(
     private readonly root: string,
@@ -39,7 +41,10 @@ export class BlobCache {
         if (reason !== "evict") return;
         this.stats.blobEvictions++;
         // A reader that has the file open keeps reading it; the name goes now.
-        void unlink(this.path(digest)).catch(() => undefined);
+        const removed: Promise<void> = unlink(this.path(digest))
+          .catch(() => undefined)
+          .finally(() => this.unlinking.delete(removed));
+        this.unlinking.add(removed);
       },
     });
     stats.blobCacheBytes = () => this.committed.calculatedSize;
@@ -124,6 +129,7 @@ export class BlobCache {
     const tmp = join(this.root, "tmp", `${digest.slice("sha256:".length)}.${randomBytes(4).toString("hex")}`);
     let file;
     try {
+      await Promise.all([...this.unlinking]);
       const free = await statfs(join(this.root, "tmp"));
       if (free.bavail * free.bsize < size) throw new Error(`only ${free.bavail * free.bsize} bytes free`);
       file = await fd.open(tmp, "wx+");
@@ -153,7 +159,6 @@ export class BlobCache {
 
   /** Commits a verified file under its digest, or removes what a failed fetch left. */
   private async settle(fill: Fill, tmp: string, ok: boolean): Promise<void> {
-    this.reserved -= fill.size;
     try {
       if (!ok) {
         if (fill.error?.name === "BlobIntegrityError") {
@@ -173,6 +178,8 @@ export class BlobCache {
         await unlink(tmp).catch(() => undefined);
       }
     } finally {
+      // Only now: until committed or removed, the file's bytes are on disk and must stay counted.
+      this.reserved -= fill.size;
       // After the commit: a request arriving now finds the committed file.
       if (this.fills.get(fill.digest) === fill) this.fills.delete(fill.digest);
     }

@@ -1,5 +1,6 @@
 import { LRUCache } from "lru-cache";
 import type { ImageSpec } from "../../../../gen/registryfacade/provider.ts";
+import { RegistryError } from "../errors.ts";
 import type { SpecSource } from "../specs/source.ts";
 import { SingleFlight } from "./single-flight.ts";
 import type { CacheStats } from "./stats.ts";
@@ -11,7 +12,9 @@ import type { CacheStats } from "./stats.ts";
  * call. A lookup that started before an invalidation neither fills the cache
  * nor is joined by lookups after it, so a put is never undone by a slow
  * answer about the spec before it. Unknown ids are not cached: a 404 is rare
- * and a spec put right after must be seen.
+ * and a spec put right after must be seen. When every spec-provider is
+ * unavailable (NATS down under a nats-kv store, say), the last known spec is
+ * used past its TTL: workspaces keep starting from what was cached.
  */
 export class SpecCache implements SpecSource {
   private readonly entries = new LRUCache<string, { spec: ImageSpec; at: number }>({ max: 10_000 });
@@ -37,7 +40,15 @@ export class SpecCache implements SpecSource {
     this.stats.specMisses++;
     const generation = this.generation(id);
     return this.flights.run(`${id} ${generation}`, async () => {
-      const spec = await this.source.get(id);
+      let spec: ImageSpec | undefined;
+      try {
+        spec = await this.source.get(id);
+      } catch (err) {
+        const last = this.entries.get(id);
+        if (!last || !(err instanceof RegistryError) || err.code !== "UNAVAILABLE") throw err;
+        this.stats.specStaleServed++;
+        return last.spec;
+      }
       if (spec && this.generation(id) === generation) this.entries.set(id, { spec, at: Date.now() });
       return spec;
     });

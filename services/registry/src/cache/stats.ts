@@ -30,6 +30,8 @@ export class CacheStats {
   tagStaleServed = 0;
   specHits = 0;
   specMisses = 0;
+  /** Specs served past their TTL because no spec-provider could answer. */
+  specStaleServed = 0;
   /** Spec cache entries dropped by spec.put / spec.delete events. */
   specInvalidations = 0;
   /** Times the event bus reported that events may have been missed (NATS reconnects). */
