@@ -52,7 +52,7 @@ export async function createContext(config: Config, logger: Logger, options: Reg
   const upstreamAuth = await TokenAuth.open(config, subsystemLogger(logger, "upstream-auth"));
   const pullAuth = await openPullAuth(registry, subsystemLogger(logger, "pull-auth"));
   const tags = new TagCache(registry.tagCacheTtlMs, cacheStats);
-  const client = new UpstreamClient({ insecureRegistries: registry.insecureRegistries, auth: upstreamAuth, tagCache: tags });
+  const client = new UpstreamClient({ insecureRegistries: registry.insecureRegistries, auth: upstreamAuth, tagCache: tags, documentStore: store });
   const remote = new RemoteSpecSource(registry.remoteSpecProvider, registry.specProviderTimeoutMs, subsystemLogger(logger, "spec-provider"));
   const events = await openEventBus(config, options.eventBus, subsystemLogger(logger, "events"), "registry");
   const specs = new SpecCache(remote, () => (following.eventsFlowing() ? registry.specCacheTtlMs : registry.specCacheTtlWithoutEventsMs), cacheStats);

@@ -4,7 +4,9 @@ import { LRUCache } from "lru-cache";
 import { digestOf, isDigest } from "../../../shared/digest.ts";
 import { isLoopbackHost } from "../../../shared/image-ref.ts";
 import { MANIFEST_ACCEPT } from "../../../shared/media-types.ts";
+import { SingleFlight } from "../cache/single-flight.ts";
 import type { TagCache } from "../cache/tag-cache.ts";
+import type { Store } from "../store.ts";
 import { RegistryError, unavailable, type ErrorCodeName } from "../errors.ts";
 import { anonymousAuth, type AuthScope, type UpstreamAuth } from "./auth.ts";
 
@@ -40,6 +42,8 @@ export interface UpstreamClientOptions {
   cacheMaxBytes?: number;
   /** Tag resolutions reused for a while, and served stale when upstream fails; without it every resolution asks upstream. */
   tagCache?: TagCache;
+  /** Verified manifests and configs by digest on disk (the registry's store), so a restart fetches none again. */
+  documentStore?: Pick<Store, "readBlob" | "putBlob">;
 }
 
 /**
@@ -54,6 +58,8 @@ export class UpstreamClient {
   private readonly insecure: ReadonlySet<string>;
   private readonly documents: LRUCache<string, Buffer>;
   private readonly tags: TagCache | undefined;
+  private readonly documentStore: UpstreamClientOptions["documentStore"];
+  private readonly documentFetches = new SingleFlight<string, Buffer>();
 
   constructor(options: UpstreamClientOptions) {
     this.agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, headersTimeout: 30_000, bodyTimeout: 60_000, connect: { timeout: 10_000 } });
@@ -61,6 +67,7 @@ export class UpstreamClient {
     this.auth = options.auth ?? anonymousAuth;
     this.insecure = new Set(options.insecureRegistries);
     this.tags = options.tagCache;
+    this.documentStore = options.documentStore;
     this.documents = new LRUCache({ maxSize: options.cacheMaxBytes ?? 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) });
   }
 
@@ -97,33 +104,40 @@ export class UpstreamClient {
 
   /** A manifest or index by digest, verified against it (and then cached: it cannot change). */
   async manifest(repo: UpstreamRepo, digest: string): Promise<FetchedDocument> {
-    const cached = this.documents.get(digest);
-    if (cached) return { bytes: cached, digest, mediaType: mediaTypeOf(cached) };
-    const path = `/v2/${repo.repository}/manifests/${digest}`;
-    const res = await this.send(repo, path, { accept: MANIFEST_ACCEPT }, this.agent, "MANIFEST_UNKNOWN");
-    const bytes = await readLimited(res.body, MAX_DOCUMENT_BYTES, `${repo.host}${path}`);
-    const actual = digestOf(bytes);
-    if (actual !== digest) {
-      throw new RegistryError("UPSTREAM_INVALID", "upstream manifest does not match its digest", { host: repo.host, repository: repo.repository, expected: digest, actual });
-    }
-    this.documents.set(digest, bytes);
-    const contentType = headerValue(res.headers["content-type"])?.split(";")[0]?.trim() ?? "";
+    let contentType = "";
+    const bytes = await this.document(digest, async () => {
+      const path = `/v2/${repo.repository}/manifests/${digest}`;
+      const res = await this.send(repo, path, { accept: MANIFEST_ACCEPT }, this.agent, "MANIFEST_UNKNOWN");
+      contentType = headerValue(res.headers["content-type"])?.split(";")[0]?.trim() ?? "";
+      return verified(await readLimited(res.body, MAX_DOCUMENT_BYTES, `${repo.host}${path}`), digest, repo, "manifest");
+    });
     return { bytes, digest, mediaType: mediaTypeOf(bytes) || contentType };
   }
 
   /** A small blob (an image config), read whole and verified. */
-  async blobDocument(repo: UpstreamRepo, digest: string): Promise<Buffer> {
+  blobDocument(repo: UpstreamRepo, digest: string): Promise<Buffer> {
+    return this.document(digest, async () => {
+      const path = `/v2/${repo.repository}/blobs/${digest}`;
+      const res = await this.send(repo, path, {}, this.blobDispatcher, "MANIFEST_UNKNOWN");
+      return verified(await readLimited(res.body, MAX_DOCUMENT_BYTES, `${repo.host}${path}`), digest, repo, "blob");
+    });
+  }
+
+  /**
+   * A document by digest (it cannot change): from memory, else from disk,
+   * else fetched once for all concurrent callers; kept in both once verified.
+   */
+  private async document(digest: string, fetch: () => Promise<Buffer>): Promise<Buffer> {
     const cached = this.documents.get(digest);
     if (cached) return cached;
-    const path = `/v2/${repo.repository}/blobs/${digest}`;
-    const res = await this.send(repo, path, {}, this.blobDispatcher, "MANIFEST_UNKNOWN");
-    const bytes = await readLimited(res.body, MAX_DOCUMENT_BYTES, `${repo.host}${path}`);
-    const actual = digestOf(bytes);
-    if (actual !== digest) {
-      throw new RegistryError("UPSTREAM_INVALID", "upstream blob does not match its digest", { host: repo.host, repository: repo.repository, expected: digest, actual });
-    }
-    this.documents.set(digest, bytes);
-    return bytes;
+    return this.documentFetches.run(digest, async () => {
+      const stored = await this.documentStore?.readBlob(digest);
+      const bytes = stored ?? (await fetch());
+      this.documents.set(digest, bytes);
+      // Losing the disk copy costs only a fetch after a restart: not worth failing a pull over.
+      if (!stored) await this.documentStore?.putBlob(digest, bytes).catch(() => undefined);
+      return bytes;
+    });
   }
 
   /** Opens a blob stream; range is a Range header value forwarded as is. */
@@ -212,6 +226,14 @@ function unreachable(host: string, err: unknown): RegistryError {
 /** Query strings of content URLs can carry signatures; they stay out of errors and logs. */
 function redactUrl(url: URL): string {
   return `${url.origin}${url.pathname}`;
+}
+
+function verified(bytes: Buffer, digest: string, repo: UpstreamRepo, what: "manifest" | "blob"): Buffer {
+  const actual = digestOf(bytes);
+  if (actual !== digest) {
+    throw new RegistryError("UPSTREAM_INVALID", `upstream ${what} does not match its digest`, { host: repo.host, repository: repo.repository, expected: digest, actual });
+  }
+  return bytes;
 }
 
 function tagKey(repo: UpstreamRepo, tag: string): string {

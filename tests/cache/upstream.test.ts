@@ -10,7 +10,11 @@ import { CorruptingProxy } from "../support/corrupting-proxy.ts";
 import { image, layer } from "../support/images.ts";
 import { UpstreamRegistry } from "../support/upstream-registry.ts";
 
-/** Tag resolution: reused for its TTL, revalidated by HEAD, served stale (with a Warning) when upstream fails. */
+/**
+ * What the registry keeps of upstream: tag resolutions (reused for their TTL,
+ * revalidated by HEAD, served stale with a Warning when upstream fails) and
+ * manifests and configs by digest (in memory and in the store).
+ */
 let dir: string;
 let upstream: UpstreamRegistry;
 let proxy: CorruptingProxy;
@@ -28,8 +32,8 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function registry(tagCacheTtlMs: number): Promise<RunningRegistry> {
-  const config = parseConfig({ registry: { port: 0, store: await mkdtemp(join(dir, "store-")), fixedSpecFN: join(dir, "specs.json"), tagCacheTtlMs } });
+async function registry(tagCacheTtlMs: number, store?: string): Promise<RunningRegistry> {
+  const config = parseConfig({ registry: { port: 0, store: store ?? (await mkdtemp(join(dir, "store-"))), fixedSpecFN: join(dir, "specs.json"), tagCacheTtlMs } });
   return startRegistry(config, createLogger({ level: "silent", service: "registry" }));
 }
 
@@ -86,5 +90,26 @@ test("upstream rate-limiting or unreachable: the last digest, with a Warning; a 
     }
   } finally {
     await r.stop();
+  }
+});
+
+test("manifests and configs fetched once are kept on disk: a restarted registry only revalidates the tag", async () => {
+  const store = await mkdtemp(join(dir, "store-"));
+  const first = await registry(60_000, store);
+  let digest: string | null;
+  try {
+    digest = (await pull(first)).digest;
+  } finally {
+    await first.stop();
+  }
+  const before = proxy.requests.length;
+  const restarted = await registry(60_000, store);
+  try {
+    const again = await pull(restarted);
+    assert.equal(again.status, 200);
+    assert.equal(again.digest, digest);
+    assert.deepEqual(proxy.requests.slice(before), ["HEAD /v2/base/manifests/1"], "no manifest or config fetched again");
+  } finally {
+    await restarted.stop();
   }
 });
