@@ -7,8 +7,13 @@ import { shutdownTracing } from "./telemetry/tracing.ts";
  * failed. A second signal while stopping changes nothing.
  */
 export function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => {
+    // Kept listening: without a listener a second signal (Ctrl-C in a terminal
+    // reaches npm and node both) would kill the process mid-drain.
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
       logger.info({ signal }, "stopping");
       stop()
         .then(

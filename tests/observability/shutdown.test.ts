@@ -42,7 +42,7 @@ async function startRegistry(name: string, shutdownGraceMs: number) {
   return { registry, blobUrl: `${base}/blobs/${big.digest}` };
 }
 
-test("a blob download in flight at SIGTERM completes; meanwhile the registry is unready and takes no new connections; then it exits 0", async () => {
+test("a blob download in flight at SIGTERM completes, a second SIGTERM notwithstanding; meanwhile the registry is unready and takes no new connections; then it exits 0", async () => {
   const { registry, blobUrl } = await startRegistry("drain", 60_000);
   try {
     const res = await request(blobUrl);
@@ -59,6 +59,8 @@ test("a blob download in flight at SIGTERM completes; meanwhile the registry is 
         // A slow reader: the transfer is still going a while after the signal.
         await sleep(1000);
         assert.ok(registry.process.running, "still running while the download is unfinished");
+        // An impatient second signal changes nothing.
+        registry.process.child.kill("SIGTERM");
         assert.equal((await fetch(`${registry.probeUrl}/ready`)).status, 503, "unready while draining");
         assert.equal(await canConnect(registry.port), false, "no new connections while draining");
       }
