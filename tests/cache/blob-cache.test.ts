@@ -280,3 +280,26 @@ test("under a small size bound, eviction keeps the cache directory under it whil
     await r.process.stop();
   }
 });
+
+test("a cache directory that cannot be written: blobs are streamed without caching, logged, never a failed pull", async () => {
+  const store = join(dir, "store-unwritable");
+  const r = await registry(store);
+  try {
+    await manifestOk(r.host, "medium");
+    // Where fetches write: a plain file now, so no temporary file can be created (as on a read-only or broken disk).
+    await rm(join(store, "cache", "tmp"), { recursive: true });
+    await writeFile(join(store, "cache", "tmp"), "not a directory");
+    const before = upstreamGets(medium.digest);
+    for (let i = 0; i < 2; i++) {
+      const res = await pull(`http://${r.host}/v2/fixed/medium/blobs/${medium.digest}`);
+      assert.equal(res.status, 200);
+      assert.ok(res.complete);
+      assert.equal(res.digest, medium.digest);
+    }
+    assert.equal(upstreamGets(medium.digest) - before, 2, "each pull streamed from upstream");
+    assert.deepEqual(await readdir(join(store, "cache", "sha256")), []);
+    assert.match(r.process.log, /blob cache not writable; streaming without caching/);
+  } finally {
+    await r.process.stop();
+  }
+});
