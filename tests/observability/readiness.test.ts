@@ -8,6 +8,9 @@ import { SpecProviderService, type SpecProviderServer } from "../../gen/registry
 import { startRegistry } from "../../services/registry/src/index.ts";
 import { parseConfig } from "../../services/shared/config/load.ts";
 import { createLogger } from "../../services/shared/logging.ts";
+import { TestNatsServer } from "../support/nats.ts";
+import { waitUntil } from "../support/process.ts";
+import { startService } from "./services.ts";
 
 test("readiness: a spec-provider without grpc.health.v1 still counts; a store that takes no write does not", async () => {
   // Another implementation of Gitpod's SpecProvider API, without the health service.
@@ -30,5 +33,22 @@ test("readiness: a spec-provider without grpc.health.v1 still counts; a store th
     await registry.stop();
     bare.forceShutdown();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("the spec-provider's /ready follows its NATS store down and back, like its gRPC health", async () => {
+  const nats = await TestNatsServer.start();
+  const provider = await startService("spec-provider", { nats: { servers: [nats.url] }, specProvider: { port: 0, store: { type: "nats-kv" } } });
+  try {
+    const ready = async () => (await fetch(`${provider.probeUrl}/ready`)).status;
+    assert.equal(await ready(), 200);
+    await nats.stop();
+    await waitUntil("not ready while NATS is away", async () => (await ready()) === 503);
+    assert.equal((await fetch(`${provider.probeUrl}/live`)).status, 200);
+    await nats.restart();
+    await waitUntil("ready again", async () => (await ready()) === 200, { timeoutMs: 20_000 });
+  } finally {
+    await provider.stop();
+    await nats.dispose();
   }
 });
