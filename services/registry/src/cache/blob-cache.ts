@@ -101,7 +101,8 @@ export class BlobCache {
    * undefined when the cache cannot take it (then stream it directly).
    */
   async fetch(digest: string, size: number, openSource: BlobOpener): Promise<Readable | undefined> {
-    let fill = this.fills.get(digest);
+    // A fetch that already failed is not joined (until settled it is still in the map): start afresh.
+    let fill = this.running(digest);
     if (fill) {
       this.stats.blobJoins++;
     } else {
@@ -140,7 +141,7 @@ export class BlobCache {
       return undefined;
     }
     // Another request may have started the same fetch while this one waited for the disk.
-    const raced = this.fills.get(digest);
+    const raced = this.running(digest);
     if (raced) {
       this.reserved -= size;
       await fd.close(file);
@@ -183,6 +184,11 @@ export class BlobCache {
       // After the commit: a request arriving now finds the committed file.
       if (this.fills.get(fill.digest) === fill) this.fills.delete(fill.digest);
     }
+  }
+
+  private running(digest: string): Fill | undefined {
+    const fill = this.fills.get(digest);
+    return fill?.error === undefined ? fill : undefined;
   }
 
   /** Evicts least recently used blobs until size more bytes fit; false when fetches in progress already hold the room. */

@@ -109,7 +109,7 @@ export class UpstreamClient {
       const path = `/v2/${repo.repository}/manifests/${digest}`;
       const res = await this.send(repo, path, { accept: MANIFEST_ACCEPT }, this.agent, "MANIFEST_UNKNOWN");
       contentType = headerValue(res.headers["content-type"])?.split(";")[0]?.trim() ?? "";
-      return verified(await readLimited(res.body, MAX_DOCUMENT_BYTES, `${repo.host}${path}`), digest, repo, "manifest");
+      return verified(await readLimited(res.body, MAX_DOCUMENT_BYTES, `${repo.host}${path}`), digest, repo, "upstream manifest does not match its digest");
     });
     return { bytes, digest, mediaType: mediaTypeOf(bytes) || contentType };
   }
@@ -119,7 +119,7 @@ export class UpstreamClient {
     return this.document(digest, async () => {
       const path = `/v2/${repo.repository}/blobs/${digest}`;
       const res = await this.send(repo, path, {}, this.blobDispatcher, "MANIFEST_UNKNOWN");
-      return verified(await readLimited(res.body, MAX_DOCUMENT_BYTES, `${repo.host}${path}`), digest, repo, "blob");
+      return verified(await readLimited(res.body, MAX_DOCUMENT_BYTES, `${repo.host}${path}`), digest, repo, "upstream blob does not match its digest");
     });
   }
 
@@ -228,10 +228,11 @@ function redactUrl(url: URL): string {
   return `${url.origin}${url.pathname}`;
 }
 
-function verified(bytes: Buffer, digest: string, repo: UpstreamRepo, what: "manifest" | "blob"): Buffer {
+/** bytes, when they hash to digest; message says what did not (quoted in the README's troubleshooting). */
+function verified(bytes: Buffer, digest: string, repo: UpstreamRepo, message: string): Buffer {
   const actual = digestOf(bytes);
   if (actual !== digest) {
-    throw new RegistryError("UPSTREAM_INVALID", `upstream ${what} does not match its digest`, { host: repo.host, repository: repo.repository, expected: digest, actual });
+    throw new RegistryError("UPSTREAM_INVALID", message, { host: repo.host, repository: repo.repository, expected: digest, actual });
   }
   return bytes;
 }
