@@ -131,8 +131,9 @@ export class BlobCache {
     let file;
     try {
       await Promise.all([...this.unlinking]);
+      // Room for this blob and for what the fetches already running will still write (reserved includes this one).
       const free = await statfs(join(this.root, "tmp"));
-      if (free.bavail * free.bsize < size) throw new Error(`only ${free.bavail * free.bsize} bytes free`);
+      if (free.bavail * free.bsize < this.reserved) throw new Error(`only ${free.bavail * free.bsize} bytes free`);
       file = await fd.open(tmp, "wx+");
     } catch (err) {
       this.reserved -= size;
