@@ -153,6 +153,7 @@ export class BlobCache {
       this.stats.blobFetchesAbandoned++;
       // Gone from the map at once, so a new request starts afresh instead of joining a dying fetch.
       if (this.fills.get(digest) === fill) this.fills.delete(digest);
+      fill.retire();
     });
     this.fills.set(digest, fill);
     void fill.done.then((ok) => this.settle(fill, tmp, ok));
@@ -184,6 +185,7 @@ export class BlobCache {
       this.reserved -= fill.size;
       // After the commit: a request arriving now finds the committed file.
       if (this.fills.get(fill.digest) === fill) this.fills.delete(fill.digest);
+      fill.retire();
     }
   }
 

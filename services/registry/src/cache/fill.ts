@@ -22,6 +22,9 @@ export class Fill extends EventEmitter {
   private failure: Error | undefined;
   private readers = 0;
   private finished = false;
+  /** Out of the cache's map: no reader can join any more. */
+  private retired = false;
+  private closed = false;
   private readonly abort = new AbortController();
   /** Resolves once the upstream answered (rejects with its error): a reader is handed out only then. */
   readonly opened: Promise<void>;
@@ -34,7 +37,7 @@ export class Fill extends EventEmitter {
     /** The temporary file, opened for reading and writing (a plain descriptor: FileHandle streams are much slower). */
     private readonly file: number,
     open: BlobOpener,
-    /** Called (once) when the last reader left a fetch that had not finished. */
+    /** Called (once) when the last reader left before the whole blob arrived; the fetch is aborted. */
     private readonly onAbandoned: () => void,
   ) {
     super();
@@ -56,12 +59,12 @@ export class Fill extends EventEmitter {
       if (!attached) return;
       attached = false;
       this.readers--;
-      if (this.readers === 0) {
-        if (!this.finished) {
-          this.abort.abort(new Error("every reader went away"));
-          this.onAbandoned();
-        } else void fd.close(this.file).catch(() => undefined);
+      // Once verified the blob is complete: it is committed even if nobody reads any more.
+      if (this.readers === 0 && !this.verified && !this.finished) {
+        this.abort.abort(new Error("every reader went away"));
+        this.onAbandoned();
       }
+      this.closeIfIdle();
     };
     const pump = async (): Promise<void> => {
       if (pumping) return;
@@ -133,8 +136,25 @@ export class Fill extends EventEmitter {
       return false;
     } finally {
       this.finished = true;
-      if (this.readers === 0) await fd.close(this.file).catch(() => undefined);
+      this.closeIfIdle();
     }
+  }
+
+  /** The cache took the fetch out of its map (committed, failed or abandoned): nobody joins from now on. */
+  retire(): void {
+    this.retired = true;
+    this.closeIfIdle();
+  }
+
+  /**
+   * Closes the file once nothing can use the descriptor again: the fetch no
+   * longer writes, no reader reads and none can join. Closing earlier could
+   * let a read or write hit another file that reused the descriptor number.
+   */
+  private closeIfIdle(): void {
+    if (this.closed || !this.retired || !this.finished || this.readers > 0) return;
+    this.closed = true;
+    void fd.close(this.file).catch(() => undefined);
   }
 
   /** Why the fetch failed, once it has. */
