@@ -6,7 +6,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
  * all-in-one process both services share this registry, so one /metrics
  * shows everything. The README lists them; deploy/grafana/ graphs them.
  */
-export const NAMESPACE = "registry_facade_";
+const NAMESPACE = "registry_facade_";
 
 export const metricsRegistry = new Registry();
 collectDefaultMetrics({ register: metricsRegistry, prefix: NAMESPACE });
@@ -94,7 +94,7 @@ const cacheReaders = new Set<() => CacheReading>();
 const directCacheCounts = new Map<string, CacheCount>();
 const readings = () => [...cacheReaders].map((read) => read());
 
-export const cacheLookups = new Counter({
+const cacheLookups = new Counter({
   name: `${NAMESPACE}cache_lookups_total`,
   help: "Cache lookups by tier (spec, tag, manifest, blob) and result (hit; miss; join: a blob fetch another request had started)",
   labelNames: ["tier", "result"] as const,
@@ -106,7 +106,7 @@ export const cacheLookups = new Counter({
   },
 });
 
-export const blobCacheBytes = new Gauge({
+const blobCacheBytes = new Gauge({
   name: `${NAMESPACE}blob_cache_bytes`,
   help: "Bytes of committed blobs in the blob cache (bounded by registry.storeMaxBytes)",
   registers,
@@ -115,7 +115,7 @@ export const blobCacheBytes = new Gauge({
   },
 });
 
-export const blobIntegrityFailures = new Counter({
+const blobIntegrityFailures = new Counter({
   name: `${NAMESPACE}blob_integrity_failures_total`,
   help: "Blobs from an upstream or content URL whose bytes did not match their digest",
   registers,
@@ -125,7 +125,7 @@ export const blobIntegrityFailures = new Counter({
   },
 });
 
-export const eventsConnected = new Gauge({
+const eventsConnected = new Gauge({
   name: `${NAMESPACE}events_connected`,
   help: "1 while cache-invalidation events flow to the registry (NATS connected), 0 while they may be missed",
   registers,
