@@ -21,15 +21,33 @@ export function startTransfer(ctx: Context, source: BlobSource): BlobTransfer {
  * transfer cut halfway counts what went out) and the streams in flight.
  */
 export class CountingStream extends Transform {
-  constructor(private readonly transfer: BlobTransfer) {
+  private readonly counter: TransferCounter;
+
+  constructor(transfer: BlobTransfer) {
     super();
-    blobStreamsInFlight.inc();
-    this.once("close", () => blobStreamsInFlight.dec());
+    this.counter = countTransfer(transfer);
+    this.once("close", () => this.counter.done());
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.transfer.bytes += chunk.length;
-    blobBytesServed.inc({ source: this.transfer.source }, chunk.length);
+    this.counter.sent(chunk.length);
     done(null, chunk);
   }
+}
+
+export interface TransferCounter {
+  sent(bytes: number): void;
+  done(): void;
+}
+
+/** The same counting for a body written without a stream (sendFile): sent() per chunk, done() once at the end. */
+export function countTransfer(transfer: BlobTransfer): TransferCounter {
+  blobStreamsInFlight.inc();
+  return {
+    sent(bytes) {
+      transfer.bytes += bytes;
+      blobBytesServed.inc({ source: transfer.source }, bytes);
+    },
+    done: () => blobStreamsInFlight.dec(),
+  };
 }

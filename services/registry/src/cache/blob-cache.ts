@@ -1,11 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { mkdir, readdir, rename, rm, stat, statfs, unlink, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "../../../shared/logging.ts";
-import { fd, READ_CHUNK } from "./fd.ts";
+import { fd } from "./fd.ts";
 import { Fill, type BlobOpener } from "./fill.ts";
 import type { CacheStats } from "./stats.ts";
 
@@ -78,8 +77,8 @@ export class BlobCache {
     this.logger.info({ blobs: this.committed.size, bytes: this.committed.calculatedSize, maxBytes: this.maxBytes }, "blob cache ready");
   }
 
-  /** A committed blob (or one range of it) opened for reading; undefined when it is not cached. */
-  async openCommitted(digest: string, range?: { start: number; end: number }): Promise<Readable | undefined> {
+  /** A committed blob opened for reading, as a file descriptor the caller closes; undefined when it is not cached. */
+  async openCommitted(digest: string): Promise<number | undefined> {
     if (this.committed.get(digest) === undefined) return undefined;
     try {
       // Opened now: an eviction from here on unlinks the name, not what this reader reads.
@@ -88,7 +87,7 @@ export class BlobCache {
       const now = new Date();
       void utimes(this.path(digest), now, now).catch(() => undefined);
       this.stats.blobHits++;
-      return createReadStream("", { fd: file, ...range, highWaterMark: READ_CHUNK, autoClose: true });
+      return file;
     } catch {
       this.committed.delete(digest);
       return undefined;

@@ -1,0 +1,66 @@
+import { read } from "node:fs";
+import { promisify } from "node:util";
+import type { Writable } from "node:stream";
+import { BlobIntegrityError } from "./streams.ts";
+
+/** Positional reads on a plain descriptor: FileHandle's measured about twice as slow here. */
+const readAt = promisify(read);
+
+/**
+ * Size of one read. Measured on loopback (bench/): 64 KiB chunks (the stream
+ * default) halve throughput against 256-512 KiB; 1 MiB buys nothing more and
+ * costs memory with many clients.
+ */
+export const SEND_CHUNK = 512 * 1024;
+
+interface Slot {
+  buffer: Buffer;
+  /** The write of what the buffer holds; it may be refilled once this settled. */
+  written: Promise<void> | undefined;
+}
+
+/**
+ * Sends `length` bytes of the file open as fd from `start` to out, through
+ * two buffers reused for the whole transfer: one is read into while the
+ * socket takes the other, and a buffer is read into again only once its
+ * write has called back (the socket no longer needs it). So a transfer
+ * allocates nothing per chunk: no garbage for the collector (a fifth of the
+ * registry's time with a buffer per chunk), and resident memory stays flat
+ * however many clients pull at once. A file shorter than promised fails with
+ * BlobIntegrityError; a response closed early fails too. The caller closes
+ * the file and ends the response.
+ */
+export async function sendFile(fd: number, start: number, length: number, out: Writable, onSent?: (bytes: number) => void): Promise<void> {
+  const size = Math.max(1, Math.min(SEND_CHUNK, length));
+  const slots: [Slot, Slot] = [
+    { buffer: Buffer.allocUnsafe(size), written: undefined },
+    { buffer: Buffer.allocUnsafe(size), written: undefined },
+  ];
+  // A write pending on a socket that closes may never call back: closing ends the wait.
+  let onClose = () => undefined as void;
+  const closed = new Promise<never>((_, reject) => (onClose = () => reject(new Error("response closed before the blob was sent"))));
+  closed.catch(() => undefined);
+  out.once("close", onClose);
+  try {
+    let sent = 0;
+    for (let n = 0; sent < length; n++) {
+      const slot = slots[n % 2] as Slot;
+      if (slot.written) await Promise.race([slot.written, closed]);
+      if (out.destroyed) throw new Error("response closed before the blob was sent");
+      const { bytesRead } = await readAt(fd, slot.buffer, 0, Math.min(size, length - sent), start + sent);
+      if (bytesRead === 0) throw new BlobIntegrityError(`file ended after ${sent} of ${length} bytes`);
+      sent += bytesRead;
+      slot.written = write(out, slot.buffer.subarray(0, bytesRead));
+      // Awaited later (or never, when the transfer fails first): not an unhandled rejection meanwhile.
+      slot.written.catch(() => undefined);
+      onSent?.(bytesRead);
+    }
+    await Promise.race([Promise.all(slots.map((s) => s.written)), closed]);
+  } finally {
+    out.off("close", onClose);
+  }
+}
+
+function write(out: Writable, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => out.write(chunk, (err) => (err ? reject(err) : resolve())));
+}
