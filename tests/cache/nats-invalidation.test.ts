@@ -10,6 +10,7 @@ import { parseConfig } from "../../services/shared/config/load.ts";
 import { unaryCall } from "../../services/shared/grpc/client.ts";
 import { createLogger } from "../../services/shared/logging.ts";
 import { TestNatsServer } from "../support/nats.ts";
+import { waitUntil } from "../support/process.ts";
 import { startTestSpecProvider, type TestSpecProvider } from "../support/spec-provider.ts";
 import { createWorld, type World } from "../registry/fixture.ts";
 
@@ -35,8 +36,9 @@ before(async () => {
         store: await mkdtemp(join(world.dir, `replica-${name}-`)),
         remoteSpecProvider: [{ addr: provider.address }],
         specProviderTimeoutMs: 1000,
+        // Ten minutes either way: only an event (or the drop on reconnect) can change what a replica serves.
         specCacheTtlMs: 600_000,
-        specCacheTtlWithoutEventsMs: 500,
+        specCacheTtlWithoutEventsMs: 600_000,
       },
     });
     replicas.push(await startRegistry(config, createLogger({ level: "silent", service: `replica-${name}` })));
@@ -86,10 +88,11 @@ test("a spec change reaches both replicas within a second; a delete makes both 4
 
   await provider.put("ws-nats", spec(world.refs["ide"]));
   await untilBoth("back after a put", (p) => p.status === 200 && p.digest === first, 1000);
+  // A pull that raced with the event was answered but not cached; this one is.
+  await untilBoth("cached again", (p) => p.status === 200 && p.digest === first, 1000);
 
   // NATS down: the spec-provider's store is gone too, the replicas keep serving from their caches.
   await nats.stop();
-  await sleep(800); // past specCacheTtlWithoutEventsMs
   for (const r of replicas) {
     const p = await pull(r, "ws-nats");
     assert.equal(p.status, 200, "served from the cache while NATS is down");
@@ -108,9 +111,57 @@ test("a spec change reaches both replicas within a second; a delete makes both 4
       await sleep(100);
     }
   }
-  await untilBoth("change after the restart", (p) => p.status === 200 && p.digest === changed?.digest, 5000);
-  // Both replicas hold the spec again, for ten minutes: only an event can change that within a second.
+  // Seen through the drop on reconnect or the event: either way both replicas are connected again.
+  await untilBoth("change after the restart", (p) => p.status === 200 && p.digest === changed?.digest, 10_000);
   await provider.put("ws-nats", spec(world.refs["ide"]));
   const afterRestartMs = await untilBoth("events flow after the restart", (p) => p.status === 200 && p.digest === first, 1000);
   t.diagnostic(`spec change seen by both replicas after ${Math.round(changedMs)} ms, delete after ${Math.round(deletedMs)} ms, change after a NATS restart after ${Math.round(afterRestartMs)} ms`);
+});
+
+test("a registry starts and serves while NATS is down; once NATS is up, events reach it", async (t) => {
+  const down = await TestNatsServer.start();
+  await down.stop();
+  const registryConfig = parseConfig({
+    nats: { servers: [down.url] },
+    // Without events every pull asks the spec-provider; once connected, only an event drops a spec.
+    registry: { port: 0, store: await mkdtemp(join(world.dir, "replica-late-")), remoteSpecProvider: [{ addr: provider.address }], specCacheTtlMs: 600_000, specCacheTtlWithoutEventsMs: 0 },
+  });
+  const started = performance.now();
+  const late = await startRegistry(registryConfig, createLogger({ level: "silent", service: "replica-late" }));
+  try {
+    t.diagnostic(`started in ${Math.round(performance.now() - started)} ms with NATS down`);
+    await provider.put("ws-late", spec(undefined));
+    const before = await pull(late, "ws-late");
+    assert.equal(before.status, 200, "serves without NATS");
+
+    // NATS comes up: the registry connects; a spec-provider on that NATS will tell it of changes.
+    await down.restart();
+    const publisher = await startTestSpecProvider({ nats: { servers: [down.url] } });
+    try {
+      // Its own spec-provider publishes on the other NATS, so the registry hears nothing of
+      // its changes: while not connected (TTL 0) it sees each at once, once connected
+      // (TTL ten minutes) it keeps serving what it cached. Wait for that.
+      let cached: string | null = null;
+      const deadline = Date.now() + 10_000;
+      while (cached === null) {
+        await provider.put("ws-late", spec(undefined));
+        const first = (await pull(late, "ws-late")).digest;
+        await provider.put("ws-late", spec(world.refs["ide"]));
+        if ((await pull(late, "ws-late")).digest === first) cached = first;
+        else await sleep(100);
+        assert.ok(Date.now() < deadline, "the registry never connected to NATS");
+      }
+      // A third spec, unseen by the registry; then a put on the late NATS: its event drops
+      // the cached spec and the next pull composes the third one.
+      await provider.put("ws-late", spec(world.refs["ideLayer"]));
+      assert.equal((await pull(late, "ws-late")).digest, cached, "no event yet, still cached");
+      await publisher.put("ws-late", spec(world.refs["ideLayer"]));
+      await waitUntil("the event reached the late registry", async () => (await pull(late, "ws-late")).digest !== cached, { timeoutMs: 1000 });
+    } finally {
+      await publisher.stop();
+    }
+  } finally {
+    await late.stop();
+    await down.dispose();
+  }
 });

@@ -16,8 +16,8 @@ import type { TagCache } from "./tag-cache.ts";
  */
 export function followCacheEvents(opened: OpenedEventBus, caches: { specs: SpecCache; tags: TagCache }, staticLayers: StaticLayers, stats: CacheStats, logger: Logger): { eventsFlowing(): boolean; stop(): void } {
   const { bus } = opened;
-  // A bus nobody else publishes on carries no events: the short TTL applies.
-  let connected = opened.shared;
+  // A bus nobody else publishes on carries no events, nor does NATS before it is connected: the short TTL applies.
+  let connected = opened.connected;
   stats.eventsConnected = () => connected;
   const stops = [
     bus.subscribe((event) => {
@@ -28,7 +28,7 @@ export function followCacheEvents(opened: OpenedEventBus, caches: { specs: SpecC
         return;
       }
       logger.debug({ event }, "spec changed; dropping its cached spec");
-      caches.specs.invalidate(event.id);
+      caches.specs.invalidate(event.id, event.type === "spec.delete");
     }),
     bus.onEventsMissed(() => {
       stats.eventOutages++;

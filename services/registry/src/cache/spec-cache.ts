@@ -54,11 +54,19 @@ export class SpecCache implements SpecSource {
     });
   }
 
-  /** A put or delete of id happened: the next lookup asks the spec-provider. */
-  invalidate(id: string): void {
+  /**
+   * A put or delete of id happened: the next lookup asks the spec-provider.
+   * After a put the old spec stays as the fallback for a spec-provider that
+   * cannot answer; a deleted one goes.
+   */
+  invalidate(id: string, deleted: boolean): void {
     this.epoch++;
     this.invalidatedAt.set(id, this.epoch);
-    if (this.entries.delete(id)) this.stats.specInvalidations++;
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    this.stats.specInvalidations++;
+    if (deleted) this.entries.delete(id);
+    else entry.at = Number.NEGATIVE_INFINITY;
   }
 
   /** Events may have been missed: forget everything. */

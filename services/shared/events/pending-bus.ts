@@ -1,0 +1,67 @@
+import type { Logger } from "../logging.ts";
+import type { EventBus, FacadeEvent, FacadeEventHandler } from "./events.ts";
+
+/**
+ * A bus whose connection is still being made (NATS down at start-up), so the
+ * service can start and serve meanwhile. Subscriptions take effect once
+ * connected; events published before are dropped (the subscribers' TTLs
+ * cover them). Connecting counts as a reconnect: events may have been missed
+ * until then, so onEventsMissed handlers run, then onConnectionChange(true).
+ */
+export class PendingEventBus implements EventBus {
+  private bus: EventBus | undefined;
+  private closed = false;
+  private readonly handlers = new Set<FacadeEventHandler>();
+  private readonly missedHandlers = new Set<() => void>();
+  private readonly connectionHandlers = new Set<(connected: boolean) => void>();
+  private readonly unsubscribes: Array<() => void> = [];
+
+  constructor(
+    connecting: Promise<EventBus>,
+    private readonly log: Logger,
+  ) {
+    connecting.then(
+      (bus) => this.connected(bus),
+      (err: unknown) => log.error({ reason: (err as Error).message }, "event bus connection failed; caches rely on their TTLs"),
+    );
+  }
+
+  private connected(bus: EventBus): void {
+    if (this.closed) return void bus.close();
+    this.bus = bus;
+    this.unsubscribes.push(
+      bus.subscribe((event) => this.handlers.forEach((h) => h(event))),
+      bus.onEventsMissed(() => this.missedHandlers.forEach((h) => h())),
+      bus.onConnectionChange?.((now) => this.connectionHandlers.forEach((h) => h(now))) ?? (() => undefined),
+    );
+    this.log.info("event bus connected");
+    this.missedHandlers.forEach((h) => h());
+    this.connectionHandlers.forEach((h) => h(true));
+  }
+
+  async publish(event: FacadeEvent): Promise<void> {
+    if (this.bus) return this.bus.publish(event);
+    this.log.warn({ event }, "event bus not connected yet; event dropped");
+  }
+
+  subscribe(handler: FacadeEventHandler): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  onEventsMissed(handler: () => void): () => void {
+    this.missedHandlers.add(handler);
+    return () => this.missedHandlers.delete(handler);
+  }
+
+  onConnectionChange(handler: (connected: boolean) => void): () => void {
+    this.connectionHandlers.add(handler);
+    return () => this.connectionHandlers.delete(handler);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.unsubscribes.forEach((stop) => stop());
+    await this.bus?.close();
+  }
+}
