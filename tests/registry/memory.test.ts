@@ -94,14 +94,18 @@ test("a 512 MiB layer streams through the registry while its resident memory sta
       t.diagnostic(`VmRSS samples, first pull (MiB, every 50 ms): ${first.samples.map((s) => Math.round(s / 1024)).join(" ")}`);
       t.diagnostic(`VmRSS samples, second pull: ${second.samples.map((s) => Math.round(s / 1024)).join(" ")}`);
       assert.ok(first.samples.length >= 10 && second.samples.length >= 5, "enough samples");
-      // Bounded: far below the 512 MiB that buffering would cost.
-      assert.ok(peak1 - baseline < 64 * 1024, report);
-      // Flat, not growing with the bytes sent: after the first quarter of the
-      // first transfer (buffers and pools warmed up) RSS moves by little, and
-      // a second 512 MiB adds nothing.
-      const settled = first.samples.slice(Math.floor(first.samples.length / 4));
-      const drift = (Math.max(...settled) - Math.min(...settled)) / 1024;
-      assert.ok(drift < 24, `RSS drifted ${drift.toFixed(1)} MiB during the transfer`);
+      // Bounded: far below the 512 MiB that buffering would cost. The margin
+      // covers warm-up (socket, file and cache buffers) and garbage that the
+      // collector frees late on a loaded machine.
+      assert.ok(peak1 - baseline < 96 * 1024, report);
+      // Flat, not growing with the bytes sent: once warm (after the first
+      // quarter), the typical RSS of the last quarter of the transfer is no
+      // higher than that of the second. Single samples swing up and down with
+      // garbage collection; medians of a quarter do not.
+      const quarter = Math.floor(first.samples.length / 4);
+      const early = median(first.samples.slice(quarter, 2 * quarter));
+      const late = median(first.samples.slice(3 * quarter));
+      assert.ok(late - early < 16 * 1024, `RSS grew ${mib(late - early)} MiB (median) between the second and the last quarter of the transfer`);
       assert.ok(peak2 - peak1 < 16 * 1024, `second pull peaked ${mib(peak2 - peak1)} MiB above the first`);
 
       // SIGTERM: bin.ts stops gracefully and exits 0 well within the grace period.
@@ -117,3 +121,8 @@ test("a 512 MiB layer streams through the registry while its resident memory sta
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
