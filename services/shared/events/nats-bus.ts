@@ -33,16 +33,18 @@ export class NatsEventBus implements EventBus {
   ) {}
 
   /**
-   * Connects and subscribes. The first connection waits for the server but
-   * retries without end, so a registry starts even while NATS is down.
+   * Connects and subscribes; once connected, reconnects without end. By
+   * default the first connection waits for the server too (a spec-provider
+   * cannot serve without it); waitForServer false fails at once instead, for
+   * a caller that retries in its own time (PendingEventBus).
    */
-  static async connect(config: NatsConfig, log: Logger, name: string): Promise<NatsEventBus> {
+  static async connect(config: NatsConfig, log: Logger, name: string, options: { waitForServer?: boolean } = {}): Promise<NatsEventBus> {
     const connection = await connect({
       servers: config.servers,
       name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
-      waitOnFirstConnect: true,
+      waitOnFirstConnect: options.waitForServer ?? true,
     });
     const bus = new NatsEventBus(connection, config.subjectPrefix, log);
     bus.listen();

@@ -22,6 +22,9 @@ export interface OpenedEventBus {
 export async function openEventBus(config: Config, given: EventBus | undefined, logger: Logger, name: string, options: { waitForNats: boolean } = { waitForNats: true }): Promise<OpenedEventBus> {
   if (given) return { bus: given, owned: false, connected: true };
   if (config.nats && options.waitForNats) return { bus: await NatsEventBus.connect(config.nats, logger, name), owned: true, connected: true };
-  if (config.nats) return { bus: new PendingEventBus(NatsEventBus.connect(config.nats, logger, name), logger), owned: true, connected: false };
+  if (config.nats) {
+    const nats = config.nats;
+    return { bus: new PendingEventBus(() => NatsEventBus.connect(nats, logger, name, { waitForServer: false }), logger), owned: true, connected: false };
+  }
   return { bus: new InProcessEventBus(), owned: true, connected: false };
 }

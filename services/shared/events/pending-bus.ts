@@ -1,5 +1,9 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../logging.ts";
 import type { EventBus, FacadeEvent, FacadeEventHandler } from "./events.ts";
+
+/** Pause between connection attempts while NATS is down. */
+const RETRY_MS = 500;
 
 /**
  * A bus whose connection is still being made (NATS down at start-up), so the
@@ -16,14 +20,28 @@ export class PendingEventBus implements EventBus {
   private readonly connectionHandlers = new Set<(connected: boolean) => void>();
   private readonly unsubscribes: Array<() => void> = [];
 
+  /**
+   * connect is tried until it succeeds or the bus is closed: a connection
+   * attempt that waited for the server by itself could not be called off, and
+   * would keep a stopped service's process alive.
+   */
   constructor(
-    connecting: Promise<EventBus>,
+    private readonly connect: () => Promise<EventBus>,
     private readonly log: Logger,
   ) {
-    connecting.then(
-      (bus) => this.connected(bus),
-      (err: unknown) => log.error({ reason: (err as Error).message }, "event bus connection failed; caches rely on their TTLs"),
-    );
+    void this.keepTrying();
+  }
+
+  private async keepTrying(): Promise<void> {
+    for (let attempt = 1; !this.closed; attempt++) {
+      try {
+        return this.connected(await this.connect());
+      } catch (err) {
+        // Once, not every half second for as long as NATS is down.
+        if (attempt === 1) this.log.warn({ reason: (err as Error).message }, "event bus not reachable; retrying, caches rely on their TTLs meanwhile");
+      }
+      await sleep(RETRY_MS, undefined, { ref: false });
+    }
   }
 
   private connected(bus: EventBus): void {
