@@ -11,7 +11,7 @@ import { pushBigLayer } from "../support/big-layer.ts";
 import { CorruptingProxy } from "../support/corrupting-proxy.ts";
 import { image, sha256, type Layer } from "../support/images.ts";
 import { waitUntil } from "../support/process.ts";
-import { startRegistryProcess, type RegistryProcess } from "../support/registry-process.ts";
+import { startService, type ServiceProcess } from "../support/services.ts";
 import { UpstreamRegistry } from "../support/upstream-registry.ts";
 
 /**
@@ -57,9 +57,8 @@ after(async () => {
 });
 
 /** A registry process with its own store (or the given one) reading the test's spec file. */
-async function registry(store: string, extra: Record<string, unknown> = {}): Promise<RegistryProcess> {
-  const name = `registry-${randomBytes(3).toString("hex")}`;
-  return startRegistryProcess(dir, name, { logLevel: "info", registry: { port: 0, store, fixedSpecFN: join(dir, "specs.json"), ...extra } });
+async function registry(store: string, extra: Record<string, unknown> = {}): Promise<ServiceProcess> {
+  return startService("registry", { registry: { port: 0, store, fixedSpecFN: join(dir, "specs.json"), ...extra } });
 }
 
 /** GETs of a blob that reached the upstream (through the proxy). */
@@ -184,7 +183,7 @@ test("50 concurrent cold GETs of a 256 MiB blob share one upstream GET; late joi
     assert.equal((await stat(join(store, "cache", "sha256", big.digest.slice(7)))).size, big.size);
   } finally {
     proxy.bytesPerSecond = undefined;
-    await r.process.stop();
+    await r.stop();
   }
 });
 
@@ -216,7 +215,7 @@ test("killed while caching: after a restart the partial file is gone and the blo
     assert.equal(res.digest, big.digest);
     await waitUntil("the blob is committed", async () => (await readdir(join(store, "cache", "sha256"))).includes(big.digest.slice(7)));
   } finally {
-    await restarted.process.stop();
+    await restarted.stop();
   }
 });
 
@@ -241,7 +240,7 @@ test("a corrupted upstream blob is never committed; the good one then is, and se
     assert.equal((await pull(url)).digest, medium.digest);
     assert.equal(upstreamGets(medium.digest), before, "served from the cache");
   } finally {
-    await r.process.stop();
+    await r.stop();
   }
 });
 
@@ -277,7 +276,7 @@ test("under a small size bound, eviction keeps the cache directory under it whil
     assert.ok(fetched > small.length, "evicted blobs were fetched again");
     assert.ok((await readdir(join(store, "cache", "sha256"))).length <= 5);
   } finally {
-    await r.process.stop();
+    await r.stop();
   }
 });
 
@@ -300,6 +299,6 @@ test("a cache directory that cannot be written: blobs are streamed without cachi
     assert.deepEqual(await readdir(join(store, "cache", "sha256")), []);
     assert.match(r.process.log, /blob cache not writable; streaming without caching/);
   } finally {
-    await r.process.stop();
+    await r.stop();
   }
 });

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { image, layer } from "../support/images.ts";
 import { UpstreamRegistry } from "../support/upstream-registry.ts";
-import { putSpec, startService } from "./services.ts";
+import { putSpec, startService } from "../support/services.ts";
 
 test("npm start's process serves both services' metrics on one /metrics", async () => {
   const upstream = await UpstreamRegistry.start();

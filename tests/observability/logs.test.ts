@@ -8,7 +8,7 @@ import { image, layer } from "../support/images.ts";
 import { OtlpReceiver } from "../support/otlp-receiver.ts";
 import { freePort, waitUntil } from "../support/process.ts";
 import { UpstreamRegistry } from "../support/upstream-registry.ts";
-import { startService } from "./services.ts";
+import { startService } from "../support/services.ts";
 
 test("log lines of a request carry its trace and span ids, and credentials never reach the log", async () => {
   const receiver = await OtlpReceiver.start();

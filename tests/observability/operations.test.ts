@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { image, layer, type BuiltImage } from "../support/images.ts";
 import { freePort, waitUntil } from "../support/process.ts";
 import { UpstreamRegistry } from "../support/upstream-registry.ts";
-import { putSpec, startService, type ServiceProcess } from "./services.ts";
+import { putSpec, startService, type ServiceProcess } from "../support/services.ts";
 
 /**
  * What an operator checks on a node: /metrics of both services after a real

@@ -10,7 +10,7 @@ import { parseConfig } from "../../services/shared/config/load.ts";
 import { createLogger } from "../../services/shared/logging.ts";
 import { TestNatsServer } from "../support/nats.ts";
 import { waitUntil } from "../support/process.ts";
-import { startService } from "./services.ts";
+import { startService } from "../support/services.ts";
 
 test("readiness: a spec-provider without grpc.health.v1 still counts; a store that takes no write does not", async () => {
   // Another implementation of Gitpod's SpecProvider API, without the health service.

@@ -10,7 +10,7 @@ import { pushBigLayer } from "../support/big-layer.ts";
 import { image, type Layer } from "../support/images.ts";
 import { canConnect } from "../support/process.ts";
 import { UpstreamRegistry } from "../support/upstream-registry.ts";
-import { startService } from "./services.ts";
+import { startService } from "../support/services.ts";
 
 /** SIGTERM while a runtime downloads a 256 MiB layer: the download completes, then the process exits 0. */
 let dir: string;

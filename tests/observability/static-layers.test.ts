@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { image, layer } from "../support/images.ts";
 import { freePort, waitUntil } from "../support/process.ts";
 import { UpstreamRegistry } from "../support/upstream-registry.ts";
-import { startService } from "./services.ts";
+import { startService } from "../support/services.ts";
 
 /** Forwards a loopback port to the upstream: the static layers' registry, which the test can leave down. */
 async function forward(port: number, to: number) {

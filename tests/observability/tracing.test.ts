@@ -9,7 +9,7 @@ import { TestNatsServer } from "../support/nats.ts";
 import { OtlpReceiver, type ReceivedSpan } from "../support/otlp-receiver.ts";
 import { waitUntil } from "../support/process.ts";
 import { UpstreamRegistry } from "../support/upstream-registry.ts";
-import { putSpec, startService } from "./services.ts";
+import { putSpec, startService } from "../support/services.ts";
 
 const SERVER = 2;
 const CLIENT = 3;

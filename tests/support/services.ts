@@ -5,7 +5,7 @@ import { credentials, InterceptingCall, type Interceptor } from "@grpc/grpc-js";
 import { SpecManagementServiceClient } from "../../gen/facade/manage/v1/manage.ts";
 import type { ImageSpec } from "../../gen/registryfacade/provider.ts";
 import { unaryCall } from "../../services/shared/grpc/client.ts";
-import { freePort, startProcess, waitUntil, type TestProcess } from "../support/process.ts";
+import { freePort, startProcess, waitUntil, type TestProcess } from "./process.ts";
 
 /**
  * The services as operators run them: each bin as its own process, with a
@@ -16,6 +16,8 @@ export interface ServiceProcess {
   process: TestProcess;
   /** The service's own port (from its "listening" log line). */
   port: number;
+  /** 127.0.0.1:port */
+  host: string;
   metricsUrl: string;
   probeUrl: string;
   /** Rewrites the configuration file the process runs on (config as for startService; the same operations addresses). */
@@ -51,6 +53,7 @@ export async function startService(kind: keyof typeof BINS, config: Record<strin
   return {
     process: child,
     port,
+    host: `127.0.0.1:${port}`,
     metricsUrl: `http://${metrics}/metrics`,
     probeUrl: `http://${probes}`,
     rewriteConfig: write,
