@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TestNatsServer } from "../tests/support/nats.ts";
+import { rssKiB } from "../tests/support/process.ts";
 import { UpstreamRegistry } from "../tests/support/upstream-registry.ts";
 import { SpecProvider, startRegistry, type FacadeProcess } from "./facade.ts";
 import { blobThroughput } from "./measure/blob.ts";
@@ -95,9 +96,12 @@ export async function measure(o: BenchOptions, scratch: string, profileWhich: (m
     if (!warm) throw new Error("coldRuns must be at least 1");
     const facade: Target = { label: "registry-facade", url: warm.url, repository: `remote/${WORKSPACE}`, tag: "latest", pid: warm.pid };
 
+    // The facade's VmRSS after each phase goes to the log: what a memory figure started from.
     const both = async <T>(what: string, f: (t: Target) => Promise<T>): Promise<Pair<T>> => {
       o.log(what);
-      return { distribution: await f(plain), facade: await f(facade) };
+      const pair = { distribution: await f(plain), facade: await f(facade) };
+      o.log(`  registry-facade VmRSS now ${((await rssKiB(facade.pid)) / 1024).toFixed(1)} MiB`);
+      return pair;
     };
     const manifest = await both("warm manifest GETs, 50 connections", (t) => manifestLoad(t, o.seconds));
     const blob1 = await both("warm blob GETs, 1 client", (t) => blobThroughput(t, big.digest, 1, o.seconds));

@@ -73,11 +73,19 @@ export function unmetWorkloads(m: Measured): Workload[] {
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
+/** What the busy share says about the limit; the tables below say where the busy time went. */
+function boundBy(p: ProfileSummary): string {
+  const busy = p.busyMs / p.totalMs;
+  if (busy >= 0.9) return " The registry's one JavaScript thread is the limit here: it was (almost) never idle.";
+  if (busy < 0.6) return " Its CPU is not the limit: most of the time it waited (for the upstream, the disk, the client).";
+  return "";
+}
+
 function profileSection(workload: Workload, p: ProfileSummary): string {
   return [
     `### Profile: ${workload}`,
     "",
-    `Registry main thread busy ${f1(p.busyMs / 1000)} s of ${f1(p.totalMs / 1000)} s profiled (${pct(p.busyMs / p.totalMs)}); the rest it waited for I/O.`,
+    `Registry main thread busy ${f1(p.busyMs / 1000)} s of ${f1(p.totalMs / 1000)} s profiled (${pct(p.busyMs / p.totalMs)}); the rest it waited for I/O.${boundBy(p)}`,
     "",
     "| self time by area | ms | share of busy |",
     "| --- | ---: | ---: |",
