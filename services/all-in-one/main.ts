@@ -64,7 +64,7 @@ registry-facade is running
 
 Try it, from this folder in another terminal:
   npx facadectl put demo${addrFlag} --base docker.io/library/alpine:3.20 --ide docker.io/library/busybox:1.36
-  skopeo inspect --no-tags --tls-verify=false docker://${image}
+  skopeo inspect --tls-verify=false docker://${image}
   skopeo copy --src-tls-verify=false docker://${image} oci:.data/demo-image:latest
   sudo ctr images pull --plain-http ${image}
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { request as httpRequest } from "node:http";
 import { request } from "undici";
 import { sha256 } from "../support/images.ts";
+import { run } from "../support/oci-clients.ts";
 import { createWorld, startFacade, type Facade, type World } from "./fixture.ts";
 
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -302,7 +303,8 @@ test("malformed and unsupported requests get OCI errors, never a 500 or a 200", 
     ["GET", "/v2/other/oci/manifests/latest", 404, "NAME_UNKNOWN"],
     ["GET", "/v2/fixed/a/b/manifests/latest", 404, "NAME_UNKNOWN"],
     ["GET", "/v2/fixed/manifests/latest", 404, "NAME_UNKNOWN"],
-    ["GET", "/v2/fixed/oci/tags/list", 404, "UNSUPPORTED"],
+    ["GET", "/v2/fixed/oci/tags/other", 404, "UNSUPPORTED"],
+    ["GET", "/v2/other/oci/tags/list", 404, "NAME_UNKNOWN"],
     ["GET", "/v2/_catalog", 404, "UNSUPPORTED"],
     ["GET", "/", 404, "UNSUPPORTED"],
     ["GET", "/v3/", 404, "UNSUPPORTED"],
@@ -319,6 +321,23 @@ test("malformed and unsupported requests get OCI errors, never a 500 or a 200", 
     if (method === "HEAD") assert.equal(res.status, status, path);
     else assertOciError(res, status, code);
   }
+});
+
+test("tags/list answers latest for a repository that has a spec, with n and last paging", async () => {
+  const all = await get("/v2/fixed/oci/tags/list");
+  assert.equal(all.status, 200);
+  assert.deepEqual(all.json(), { name: "fixed/oci", tags: ["latest"] });
+  assert.deepEqual((await get("/v2/fixed/oci/tags/list?n=0")).json(), { name: "fixed/oci", tags: [] });
+  assert.deepEqual((await get("/v2/fixed/oci/tags/list?last=latest")).json(), { name: "fixed/oci", tags: [] });
+  assertOciError(await get("/v2/fixed/no-such-image/tags/list"), 404, "NAME_UNKNOWN");
+  assertOciError(await get("/v2/fixed/oci/tags/list?n=-1"), 400, "PAGINATION_NUMBER_INVALID");
+});
+
+test("skopeo inspect, which lists tags first, works on a composed image", async () => {
+  const { stdout } = await run("skopeo", ["inspect", "--tls-verify=false", `docker://${facade.host}/fixed/oci:latest`]);
+  const inspected = JSON.parse(stdout) as { Name: string; RepoTags: string[]; Digest: string };
+  assert.deepEqual(inspected.RepoTags, ["latest"]);
+  assert.equal(inspected.Digest, sha256((await get("/v2/fixed/oci/manifests/latest", { accept: OCI_MANIFEST })).body));
 });
 
 test("composed manifests, configs and blob sources survive a restart without the spec", async () => {
@@ -355,3 +374,4 @@ test("a prefix moves the API under it", async () => {
     await prefixed.stop();
   }
 });
+

@@ -6,6 +6,7 @@ import { errorMiddleware } from "./errors.ts";
 import { baseRoute } from "./routes/base.ts";
 import { blobRoute } from "./routes/blobs.ts";
 import { manifestRoute } from "./routes/manifests.ts";
+import { tagsRoute } from "./routes/tags.ts";
 import { unsupported } from "./routes/unsupported.ts";
 
 /** The Koa application: error rendering outermost, then the fallback, then the routes. */
@@ -15,6 +16,7 @@ export function createApp(app: AppContext): Koa {
   baseRoute(router);
   manifestRoute(router, app);
   blobRoute(router, app);
+  tagsRoute(router, app);
 
   koa.use(accessLog(app.logger));
   koa.use(errorMiddleware(app.logger));

@@ -13,6 +13,7 @@ export const ErrorCode = {
   MANIFEST_INVALID: 400,
   NAME_INVALID: 400,
   NAME_UNKNOWN: 404,
+  PAGINATION_NUMBER_INVALID: 400,
   /** No valid credentials (registry.requireAuth); sent with a WWW-Authenticate challenge. */
   UNAUTHORIZED: 401,
   /** Valid credentials that do not cover this repository (another workspace's). */

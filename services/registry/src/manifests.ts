@@ -56,6 +56,16 @@ export class ManifestService {
     return chosen;
   }
 
+  /**
+   * Every tag of a repository yields its composed image, so there is no list
+   * to keep; "latest" is the one tag runtimes are given (PutSpec's image_ref)
+   * and what `skopeo inspect` expects to find.
+   */
+  async tags(repo: Repository): Promise<string[]> {
+    if ((await this.lookUp(repo)) === undefined) throw new RegistryError("NAME_UNKNOWN", "no image spec for this repository", { name: repo.name });
+    return ["latest"];
+  }
+
   private async lookUp(repo: Repository): Promise<ImageSpec | undefined> {
     const started = performance.now();
     let result = "error";
