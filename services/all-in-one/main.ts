@@ -1,5 +1,4 @@
-import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../shared/config/load.ts";
+import { configFromArgs } from "../shared/config/from-args.ts";
 import type { Config } from "../shared/config/schema.ts";
 import { stopOnSignals } from "../shared/lifecycle.ts";
 import { InProcessEventBus } from "../shared/events/in-process-bus.ts";
@@ -14,16 +13,7 @@ import { startRegistry, type RunningRegistry } from "../registry/src/index.ts";
  * spec-provider. Meant for trying the project out and for local development;
  * production runs each service from its own bin.
  */
-const { values } = parseArgs({ options: { config: { type: "string" } }, strict: true });
-
-let config: Config;
-try {
-  config = await loadConfig(values.config);
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`registry-facade: ${err.message}\n`);
-  process.exit(2);
-}
+const { config } = await configFromArgs("registry-facade");
 
 const logger = createLogger({ level: config.logLevel, service: "registry-facade" });
 let specProvider;

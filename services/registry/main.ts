@@ -1,21 +1,12 @@
-import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../shared/config/load.ts";
+import { configFromArgs } from "../shared/config/from-args.ts";
+import { loadConfig } from "../shared/config/load.ts";
 import { stopOnSignals } from "../shared/lifecycle.ts";
 import { createLogger } from "../shared/logging.ts";
 import { ReloadingValue } from "../shared/reloading.ts";
 import { startOpsServer, type OpsServer } from "../shared/telemetry/ops-server.ts";
 import { startRegistry, type RunningRegistry } from "./src/index.ts";
 
-const { values } = parseArgs({ options: { config: { type: "string" } }, strict: true });
-
-let config;
-try {
-  config = await loadConfig(values.config);
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`registry: ${err.message}\n`);
-  process.exit(2);
-}
+const { config, path: configFile } = await configFromArgs("registry");
 
 const logger = createLogger({ level: config.logLevel, service: "registry" });
 let registry: RunningRegistry | undefined;
@@ -32,7 +23,6 @@ try {
 const running = registry;
 // Only registry.staticLayer is applied while running (an edit that does not
 // validate is logged and changes nothing); anything else needs a restart.
-const configFile = values.config;
 const watched =
   configFile === undefined
     ? undefined

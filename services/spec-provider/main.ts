@@ -1,21 +1,11 @@
-import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../shared/config/load.ts";
+import { configFromArgs } from "../shared/config/from-args.ts";
 import { stopOnSignals } from "../shared/lifecycle.ts";
 import { createLogger } from "../shared/logging.ts";
 import { startOpsServer, type OpsServer } from "../shared/telemetry/ops-server.ts";
 import { startSpecProvider, type RunningSpecProvider } from "./src/index.ts";
 
 /** The process entry: arguments, configuration, logger, signals. Everything else is in src/. */
-const { values } = parseArgs({ options: { config: { type: "string" } }, strict: true });
-
-let config;
-try {
-  config = await loadConfig(values.config);
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`spec-provider: ${err.message}\n`);
-  process.exit(2);
-}
+const { config } = await configFromArgs("spec-provider");
 
 const logger = createLogger({ level: config.logLevel, service: "spec-provider" });
 let provider: RunningSpecProvider | undefined;
