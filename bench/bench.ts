@@ -38,6 +38,8 @@ export interface Measured {
   /** Seconds, one per run. */
   cold: Pair<number[]>;
   memory: Pair<RssFigures>;
+  /** VmRSS of the warm registry process just after it started, MiB. */
+  facadeIdleMiB: number;
   singleFlight: SingleFlightFigures;
   /** ms: the facade's first manifest of each new workspace; distribution's GET of an existing tag. */
   firstManifest: Pair<number[]>;
@@ -82,6 +84,7 @@ export async function measure(o: BenchOptions, scratch: string, profileWhich: (m
     // The last instance stays up, warm, for the figures after.
     let warm: FacadeProcess | undefined;
     let warmStore = "";
+    let idleMiB = 0;
     for (let i = 0; i < o.coldRuns; i++) {
       o.log(`cold pull ${i + 1}/${o.coldRuns}`);
       cold.distribution.push(await skopeoPull(`${upstream.host}/${REPO}:${COMPOSED_TAG}`, scratch));
@@ -91,6 +94,7 @@ export async function measure(o: BenchOptions, scratch: string, profileWhich: (m
       }
       warmStore = await freshStore();
       warm = await facadeOn(warmStore);
+      idleMiB = (await rssKiB(warm.pid)) / 1024;
       cold.facade.push(await skopeoPull(`${warm.host}/remote/${WORKSPACE}:latest`, scratch));
     }
     if (!warm) throw new Error("coldRuns must be at least 1");
@@ -113,7 +117,7 @@ export async function measure(o: BenchOptions, scratch: string, profileWhich: (m
     // The profiled instances below reuse its store, so it must be stopped first.
     await warm.stop();
 
-    const measured: Measured = { layerBytes: big.size, manifest, blob1, blob8, cold, memory, singleFlight: sf, firstManifest };
+    const measured: Measured = { layerBytes: big.size, manifest, blob1, blob8, cold, memory, facadeIdleMiB: idleMiB, singleFlight: sf, firstManifest };
     const profiles: Partial<Record<Workload, ProfileSummary>> = {};
     for (const workload of profileWhich(measured)) {
       o.log(`profiling: ${workload}`);
