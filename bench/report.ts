@@ -51,7 +51,7 @@ export function rows(m: Measured): Row[] {
       ratio: ratioOf(memory),
       target: "facade ≤ 200 MiB",
       met: memory.facade <= 200,
-      note: `registry-facade: ${f1(m.facadeIdleMiB)} MiB just after start (Node with tsx), ${f1(m.memory.facade.baselineMiB)} MiB before the pulls (what the cold pull, manifest and blob phases left), ${f1(memory.facade)} MiB at the peak.`,
+      note: `registry-facade: ${f1(m.facadeIdleMiB)} MiB just after start (compiled, plain node), ${f1(m.memory.facade.baselineMiB)} MiB before the pulls (what the cold pull, manifest and blob phases left), ${f1(memory.facade)} MiB at the peak.`,
     },
     { figure: "upstream GETs caused by concurrent cold GETs of one blob", distribution: "—", facade: String(m.singleFlight.upstreamGets), ratio: undefined, target: "= 1", met: m.singleFlight.upstreamGets === 1 },
     {
@@ -110,7 +110,7 @@ export function render(m: Measured, profiles: Partial<Record<Workload, ProfileSu
     `- date: ${env.date}`,
     `- command: \`${env.command}\``,
     `- machine: ${cpu.length} × ${cpu[0]?.model ?? "cpu"}, ${f1(totalmem() / 2 ** 30)} GiB memory; Node ${process.version}; distribution ${env.distributionVersion}; ${env.skopeoVersion}; wrk and curl as load generators`,
-    "- both on loopback; distribution (its access log off) holds the base, IDE and supervisor images and the pre-composed image (the facade's own composed manifest and config pushed there, so both serve the same bytes) and is also the facade's upstream; the facade runs as production does: spec-provider and registry as their own `node --import tsx` processes, NATS for events, logs at warn",
+    "- both on loopback; distribution (its access log off) holds the base, IDE and supervisor images and the pre-composed image (the facade's own composed manifest and config pushed there, so both serve the same bytes) and is also the facade's upstream; the facade runs as its container image does: spec-provider and registry compiled by tsc, each its own plain `node` process, NATS for events, logs at warn",
     `- memory: peak VmRSS sampled every 50 ms while ${o.memoryClients} clients pull the blob at once (warm); upstream GETs: ${o.singleFlightClients} concurrent GETs of the blob on a registry that never fetched it, counted by a recording proxy; first manifest: ${o.newWorkspaces} new workspaces registered through the spec-provider, one after the other`,
     "",
     "| figure | distribution | registry-facade | ratio (facade ÷ distribution) | target | met |",
