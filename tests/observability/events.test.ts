@@ -38,13 +38,19 @@ test("an event published inside a trace is handled, on another NATS connection, 
   });
   await waitUntil("the replica handled the event", async () => handled.length === 1);
 
+  // The publisher's bus listens on the same subjects, so its own consumer span
+  // may finish first; the replica's is the one its handler ran in.
+  const replicaSpanId = handled[0]?.spanId;
+  await waitUntil("the replica's consumer span ended", async () => exporter.getFinishedSpans().some((s) => s.spanContext().spanId === replicaSpanId));
   const spans = exporter.getFinishedSpans();
   const producer = spans.find((s) => s.kind === SpanKind.PRODUCER);
-  const consumer = spans.find((s) => s.kind === SpanKind.CONSUMER);
+  const consumer = spans.find((s) => s.spanContext().spanId === replicaSpanId);
   assert.ok(producer && consumer, `spans: ${spans.map((s) => `${s.name}/${s.kind}`).join(", ")}`);
   assert.equal(producer.name, "traced.events.spec.put publish");
   assert.equal(producer.spanContext().traceId, root.traceId);
   assert.equal(producer.parentSpanContext?.spanId, root.spanId);
+  assert.equal(consumer.kind, SpanKind.CONSUMER);
+  assert.equal(consumer.name, "traced.events.spec.put process");
   assert.equal(consumer.spanContext().traceId, root.traceId, "the subscriber continues the publisher's trace");
   assert.equal(consumer.parentSpanContext?.spanId, producer.spanContext().spanId);
   assert.deepEqual(handled[0], { event: put, traceId: root.traceId, spanId: consumer.spanContext().spanId });
