@@ -11,6 +11,7 @@ if [ "${#files[@]}" -eq 0 ]; then
   exit 1
 fi
 # --test-force-exit: once every test of a file has finished, a stray handle
-# (a NATS JetStream watcher's heartbeat timer has been seen) must not keep the
-# file's process alive until the timeout; results are already decided.
+# must not keep the file's process alive until the timeout; results are
+# already decided. (Leaks are tested where they matter to a deployment: see
+# tests/spec-provider/store-close.test.ts and the shutdown tests.)
 exec node --import tsx --test --test-force-exit --test-concurrency="${TEST_CONCURRENCY:-1}" --test-timeout=600000 "${files[@]}"

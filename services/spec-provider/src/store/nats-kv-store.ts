@@ -28,6 +28,12 @@ export class NatsKvSpecStore implements SpecStore {
   /** False while the client is reconnecting: calls then fail at once instead of waiting out a timeout. */
   private connected = true;
   private readonly availabilityListeners: Array<(available: boolean) => void> = [];
+  /**
+   * Stops of the watches still running. A KV watch is an ordered consumer
+   * with its own heartbeat timer that outlives its connection, so close()
+   * must end each one or the process stays alive.
+   */
+  private readonly liveWatchStops = new Set<() => void>();
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -123,7 +129,10 @@ export class NatsKvSpecStore implements SpecStore {
     // (The KV watch's own initial values give no sign of where they end.)
     const entries = await this.call(() => this.kv.watch({ include: KvWatchInclude.UpdatesOnly }));
     const stop = () => entries.stop();
+    this.liveWatchStops.add(stop);
     options.signal.addEventListener("abort", stop, { once: true });
+    // Aborted while the watch was being set up: the listener will never fire.
+    if (options.signal.aborted) stop();
     try {
       const seen = new Map<string, bigint>();
       if (options.includeInitial) {
@@ -140,6 +149,7 @@ export class NatsKvSpecStore implements SpecStore {
       }
     } finally {
       options.signal.removeEventListener("abort", stop);
+      this.liveWatchStops.delete(stop);
       entries.stop();
     }
     if (!options.signal.aborted) throw new UnavailableError("the NATS watch ended (connection closed)");
@@ -150,7 +160,16 @@ export class NatsKvSpecStore implements SpecStore {
   }
 
   async close(): Promise<void> {
-    await this.nc.drain();
+    for (const stop of this.liveWatchStops) stop();
+    this.liveWatchStops.clear();
+    if (this.nc.isClosed()) return;
+    try {
+      await this.nc.drain();
+    } catch {
+      // Draining needs the server; while it is gone (reconnecting) the
+      // connection is just closed, or its reconnect loop keeps us alive.
+      await this.nc.close();
+    }
   }
 
   private async read(id: string): Promise<StoredRecord | undefined> {
