@@ -5,7 +5,7 @@ import { promisify } from "node:util";
 import { parseHtpasswd, HtpasswdError } from "../../services/registry/src/auth/htpasswd.ts";
 import { RegistryError } from "../../services/registry/src/errors.ts";
 import { normaliseRegistryKey, parseDockerConfig, DockerConfigError } from "../../services/registry/src/upstream/docker-config.ts";
-import { checkRealm, guardedLookup, isForbiddenAddress } from "../../services/registry/src/upstream/realm-guard.ts";
+import { checkRealm, guardedLookup, isForbiddenAddress } from "../../services/registry/src/upstream/outbound-guard.ts";
 import { parseWwwAuthenticate } from "../../services/registry/src/upstream/www-authenticate.ts";
 import { isWorkspacePassword, workspaceCredential } from "../../services/shared/workspace-credential.ts";
 import { LogCapture } from "../support/log-capture.ts";

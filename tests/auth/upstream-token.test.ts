@@ -240,9 +240,9 @@ test("a realm on a link-local or metadata address is refused (502 UPSTREAM_INVAL
   try {
     const res = await fetch(`${facade.url}/v2/fixed/hostile/manifests/latest`);
     assert.equal(res.status, 502);
-    const body = (await res.json()) as { errors: Array<{ code: string; detail: { realm: string } }> };
+    const body = (await res.json()) as { errors: Array<{ code: string; detail: { url: string } }> };
     assert.equal(body.errors[0]?.code, "UPSTREAM_INVALID");
-    assert.equal(body.errors[0]?.detail.realm, "http://169.254.169.254");
+    assert.equal(body.errors[0]?.detail.url, "http://169.254.169.254");
   } finally {
     await facade.registry.stop();
   }

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { Agent, interceptors, type Dispatcher } from "undici";
+import { Agent, type Dispatcher } from "undici";
 import { LRUCache } from "lru-cache";
 import { digestOf, isDigest } from "../../../shared/digest.ts";
 import { isLoopbackHost } from "../../../shared/image-ref.ts";
@@ -9,6 +9,7 @@ import type { TagCache } from "../cache/tag-cache.ts";
 import type { Store } from "../store.ts";
 import { RegistryError, unavailable, type ErrorCodeName } from "../errors.ts";
 import { anonymousAuth, type AuthScope, type UpstreamAuth } from "./auth.ts";
+import { checkOutboundUrl, guardedLookup } from "./outbound-guard.ts";
 
 /** A repository on an upstream registry: where a blob or manifest is fetched from. */
 export interface UpstreamRepo {
@@ -34,6 +35,9 @@ export interface OpenedStream {
 
 /** Manifests and configs are small documents; anything larger is not one. */
 const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
+/** Registries hand blobs to a CDN in one hop; a longer chain is a loop or a trap. */
+const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 
 export interface UpstreamClientOptions {
   insecureRegistries: readonly string[];
@@ -50,10 +54,10 @@ export interface UpstreamClientOptions {
  * Talks the pull side of the distribution API to upstream registries and
  * fetches remote content layers. One undici Agent keeps a keep-alive pool per
  * origin; blob requests follow redirects (registries hand blobs to a CDN).
+ * Every URL requested, each redirect hop included, passes the outbound guard.
  */
 export class UpstreamClient {
   private readonly agent: Agent;
-  private readonly blobDispatcher: Dispatcher;
   private readonly auth: UpstreamAuth;
   private readonly insecure: ReadonlySet<string>;
   private readonly documents: LRUCache<string, Buffer>;
@@ -62,8 +66,7 @@ export class UpstreamClient {
   private readonly documentFetches = new SingleFlight<string, Buffer>();
 
   constructor(options: UpstreamClientOptions) {
-    this.agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, headersTimeout: 30_000, bodyTimeout: 60_000, connect: { timeout: 10_000 } });
-    this.blobDispatcher = this.agent.compose(interceptors.redirect({ maxRedirections: 5 }));
+    this.agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, headersTimeout: 30_000, bodyTimeout: 60_000, connect: { timeout: 10_000, lookup: guardedLookup } });
     this.auth = options.auth ?? anonymousAuth;
     this.insecure = new Set(options.insecureRegistries);
     this.tags = options.tagCache;
@@ -91,11 +94,11 @@ export class UpstreamClient {
 
   private async headTag(repo: UpstreamRepo, tag: string): Promise<string> {
     const path = `/v2/${repo.repository}/manifests/${tag}`;
-    const head = await this.send(repo, path, { accept: MANIFEST_ACCEPT }, this.agent, "MANIFEST_UNKNOWN", undefined, "HEAD");
+    const head = await this.send(repo, path, { accept: MANIFEST_ACCEPT }, { notFound: "MANIFEST_UNKNOWN", method: "HEAD" });
     await head.body.dump();
     const claimed = headerValue(head.headers["docker-content-digest"]);
     if (claimed !== undefined && isDigest(claimed)) return claimed;
-    const res = await this.send(repo, path, { accept: MANIFEST_ACCEPT }, this.agent, "MANIFEST_UNKNOWN");
+    const res = await this.send(repo, path, { accept: MANIFEST_ACCEPT }, { notFound: "MANIFEST_UNKNOWN" });
     const bytes = await readLimited(res.body, MAX_DOCUMENT_BYTES, `${repo.host}${path}`);
     const digest = digestOf(bytes);
     this.documents.set(digest, bytes);
@@ -107,7 +110,7 @@ export class UpstreamClient {
     let contentType = "";
     const bytes = await this.document(digest, async () => {
       const path = `/v2/${repo.repository}/manifests/${digest}`;
-      const res = await this.send(repo, path, { accept: MANIFEST_ACCEPT }, this.agent, "MANIFEST_UNKNOWN");
+      const res = await this.send(repo, path, { accept: MANIFEST_ACCEPT }, { notFound: "MANIFEST_UNKNOWN" });
       contentType = headerValue(res.headers["content-type"])?.split(";")[0]?.trim() ?? "";
       return verified(await readLimited(res.body, MAX_DOCUMENT_BYTES, `${repo.host}${path}`), digest, repo, "upstream manifest does not match its digest");
     });
@@ -118,7 +121,7 @@ export class UpstreamClient {
   blobDocument(repo: UpstreamRepo, digest: string): Promise<Buffer> {
     return this.document(digest, async () => {
       const path = `/v2/${repo.repository}/blobs/${digest}`;
-      const res = await this.send(repo, path, {}, this.blobDispatcher, "MANIFEST_UNKNOWN");
+      const res = await this.send(repo, path, {}, { notFound: "MANIFEST_UNKNOWN", followRedirects: true });
       return verified(await readLimited(res.body, MAX_DOCUMENT_BYTES, `${repo.host}${path}`), digest, repo, "upstream blob does not match its digest");
     });
   }
@@ -143,23 +146,18 @@ export class UpstreamClient {
   /** Opens a blob stream; range is a Range header value forwarded as is. */
   async openBlob(repo: UpstreamRepo, digest: string, options: { range?: string; signal?: AbortSignal }): Promise<OpenedStream> {
     const headers: Record<string, string> = options.range ? { range: options.range } : {};
-    const res = await this.send(repo, `/v2/${repo.repository}/blobs/${digest}`, headers, this.blobDispatcher, "BLOB_UNKNOWN", options.signal);
+    const res = await this.send(repo, `/v2/${repo.repository}/blobs/${digest}`, headers, { notFound: "BLOB_UNKNOWN", followRedirects: true, signal: options.signal });
     return opened(res);
   }
 
   /** Opens a remote content layer's URL (http or https, as the spec says). */
   async openUrl(url: string, options: { range?: string; signal?: AbortSignal }): Promise<OpenedStream> {
-    const target = new URL(url);
+    const target = checkOutboundUrl(url, "content URL");
     let res: Dispatcher.ResponseData;
     try {
-      res = await this.blobDispatcher.request({
-        origin: target.origin,
-        path: `${target.pathname}${target.search}`,
-        method: "GET",
-        headers: options.range ? { range: options.range } : {},
-        signal: options.signal,
-      });
+      res = await this.request(target, { method: "GET", headers: options.range ? { range: options.range } : {}, signal: options.signal, followRedirects: true });
     } catch (err) {
+      if (err instanceof RegistryError || options.signal?.aborted) throw err;
       throw unreachable(target.host, err);
     }
     if (res.statusCode === 200 || res.statusCode === 206) return opened(res);
@@ -176,15 +174,18 @@ export class UpstreamClient {
    * One request with the auth seam: headers first, and on a 401 one retry
    * when the auth step says fresh credentials are worth it.
    */
-  private async send(repo: UpstreamRepo, path: string, extra: Record<string, string>, dispatcher: Dispatcher, notFound: ErrorCodeName, signal?: AbortSignal, method: "GET" | "HEAD" = "GET"): Promise<Dispatcher.ResponseData> {
+  private async send(repo: UpstreamRepo, path: string, extra: Record<string, string>, options: SendOptions): Promise<Dispatcher.ResponseData> {
+    const { notFound, method = "GET", followRedirects = false, signal } = options;
     const scope: AuthScope = { host: repo.host, repository: repo.repository };
+    // The host comes from an image reference in a spec: guarded like any other URL.
+    const target = checkOutboundUrl(`${this.origin(repo.host)}${path}`, "registry");
     for (let attempt = 0; ; attempt++) {
       let res: Dispatcher.ResponseData;
       const auth = await this.auth.headers(scope);
       try {
-        res = await dispatcher.request({ origin: this.origin(repo.host), path, method, headers: { ...extra, ...auth }, signal });
+        res = await this.request(target, { method, headers: { ...extra, ...auth }, signal, followRedirects });
       } catch (err) {
-        if (signal?.aborted) throw err;
+        if (err instanceof RegistryError || signal?.aborted) throw err;
         throw unreachable(repo.host, err);
       }
       if (res.statusCode === 200 || res.statusCode === 206) return res;
@@ -202,6 +203,42 @@ export class UpstreamClient {
       throw new RegistryError("UPSTREAM_INVALID", "unexpected upstream answer", where);
     }
   }
+
+  /**
+   * One request. Redirects are followed here rather than by undici so that
+   * each hop passes the outbound guard (a Location may name anything), and
+   * credentials meant for the registry never go to another origin.
+   */
+  private async request(target: URL, init: { method: "GET" | "HEAD"; headers: Record<string, string>; signal: AbortSignal | undefined; followRedirects: boolean }): Promise<Dispatcher.ResponseData> {
+    let url = target;
+    let headers = init.headers;
+    for (let hop = 0; ; hop++) {
+      const res = await this.agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: init.method, headers, signal: init.signal });
+      if (!init.followRedirects || !REDIRECT_STATUSES.has(res.statusCode)) return res;
+      await res.body.dump();
+      const location = headerValue(res.headers["location"]);
+      const where = { host: url.host, status: res.statusCode };
+      if (location === undefined) throw new RegistryError("UPSTREAM_INVALID", "upstream redirect without a Location", where);
+      if (hop >= MAX_REDIRECTS) throw new RegistryError("UPSTREAM_INVALID", "too many upstream redirects", { ...where, limit: MAX_REDIRECTS });
+      const next = checkOutboundUrl(location, "redirect target", url);
+      if (next.origin !== url.origin) headers = withoutCredentials(headers);
+      url = next;
+    }
+  }
+}
+
+interface SendOptions {
+  /** The error code of a 404 (and of a denial, which a client cannot fix by retrying). */
+  notFound: ErrorCodeName;
+  method?: "GET" | "HEAD";
+  /** Blobs only: registries redirect them to a CDN. */
+  followRedirects?: boolean;
+  signal?: AbortSignal | undefined;
+}
+
+/** Headers for another origin: a registry's Authorization (and cookies) stay with the registry. */
+function withoutCredentials(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !["authorization", "cookie", "proxy-authorization"].includes(name.toLowerCase())));
 }
 
 /** Plain HTTP only for this machine and hosts the operator listed (registry.insecureRegistries). */

@@ -6,7 +6,7 @@ import { RegistryError, unavailable } from "../errors.ts";
 import type { AuthScope, UpstreamAuth } from "./auth.ts";
 import { allowsPlainHttp, readLimited } from "./client.ts";
 import { DockerConfigCredentials, noCredentials, type Credential, type CredentialSource } from "./docker-config.ts";
-import { checkRealm, guardedLookup } from "./realm-guard.ts";
+import { checkRealm, guardedLookup } from "./outbound-guard.ts";
 import { parseWwwAuthenticate } from "./www-authenticate.ts";
 
 /** A token response without expires_in is valid this long (the distribution token spec's default). */

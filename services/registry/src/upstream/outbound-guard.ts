@@ -3,15 +3,15 @@ import { BlockList, isIP, type LookupFunction } from "node:net";
 import { RegistryError } from "../errors.ts";
 
 /**
- * A token realm is a URL an upstream registry names in its 401 answer, and
- * the registry then requests it, possibly with credentials. A hostile or
- * compromised upstream must not be able to point that request at the cloud
- * metadata service (which hands out the node's cloud credentials) and so use
- * the registry as a request forwarder. Link-local addresses and the metadata
- * host names are refused, by name before the request and by address after
- * DNS resolution (a name can resolve to 169.254.169.254). Loopback and
- * private networks stay allowed: registries and their token services often
- * live there.
+ * Every URL the registry requests comes from someone else: registry hosts
+ * from image references in specs, token realms from an upstream's 401,
+ * redirect targets from an upstream's 3xx, content URLs from specs. None of
+ * them may point the registry at the cloud metadata service (which hands out
+ * the node's cloud credentials) and so use it as a request forwarder.
+ * Link-local addresses and the metadata host names are refused, by name
+ * before the request and by address after DNS resolution (a name can resolve
+ * to 169.254.169.254). Loopback and private networks stay allowed:
+ * registries, CDNs and token services often live there.
  */
 const FORBIDDEN = new BlockList();
 FORBIDDEN.addSubnet("169.254.0.0", 16, "ipv4"); // link-local, AWS/GCP/Azure/OpenStack metadata
@@ -35,39 +35,50 @@ export function isForbiddenAddress(address: string): boolean {
 }
 
 /**
- * Parses and checks a realm: http or https only, plain http only where the
- * operator allows plain HTTP to that host (credentials may go with the
- * request), no forbidden address or metadata name.
+ * Parses and checks a URL the registry is about to request: http or https,
+ * no credentials in it, no forbidden address or metadata name. what names
+ * the kind of URL in the error ("authentication realm", "redirect target");
+ * a relative target (a Location header) is resolved against base.
  */
-export function checkRealm(realm: string, plainHttpAllowed: (host: string) => boolean): URL {
+export function checkOutboundUrl(target: string, what: string, base?: URL): URL {
   let url: URL;
   try {
-    url = new URL(realm);
+    url = new URL(target, base);
   } catch {
-    throw refused(realm, "not a URL");
+    throw refused(target, what, "not a URL");
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw refused(realm, "scheme must be http or https");
-  if (url.protocol === "http:" && !plainHttpAllowed(url.host)) throw refused(realm, "plain http to a host not allowed plain HTTP");
-  if (url.username !== "" || url.password !== "") throw refused(realm, "credentials in the URL");
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw refused(target, what, "scheme must be http or https");
+  if (url.username !== "" || url.password !== "") throw refused(target, what, "credentials in the URL");
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "").toLowerCase();
-  if (isForbiddenAddress(hostname) || METADATA_HOSTS.has(hostname)) throw refused(realm, "link-local or metadata address");
+  if (isForbiddenAddress(hostname) || METADATA_HOSTS.has(hostname)) throw refused(target, what, "link-local or metadata address");
   return url;
 }
 
-function refused(realm: string, reason: string): RegistryError {
-  // Only scheme and host go into the error: a realm's query could carry anything.
+/**
+ * A token realm, checked as any outbound URL and more: credentials may go
+ * with the request, so plain http only where the operator allows plain HTTP
+ * to that host.
+ */
+export function checkRealm(realm: string, plainHttpAllowed: (host: string) => boolean): URL {
+  const url = checkOutboundUrl(realm, "authentication realm");
+  if (url.protocol === "http:" && !plainHttpAllowed(url.host)) throw refused(realm, "authentication realm", "plain http to a host not allowed plain HTTP");
+  return url;
+}
+
+function refused(target: string, what: string, reason: string): RegistryError {
+  // Only scheme and host go into the error: a URL's query could carry anything (signatures, tokens).
   let where = "(unparseable)";
   try {
-    const url = new URL(realm);
+    const url = new URL(target);
     where = `${url.protocol}//${url.host}`;
   } catch {
     // keep the placeholder
   }
-  return new RegistryError("UPSTREAM_INVALID", "upstream named an authentication realm this registry will not contact", { realm: where, reason });
+  return new RegistryError("UPSTREAM_INVALID", `refusing to contact an upstream ${what}`, { url: where, reason });
 }
 
 /**
- * A DNS lookup for the token service's connections that fails when any
+ * A DNS lookup for outbound connections that fails when any
  * address of the name is forbidden (checking only the first would let a name
  * with several addresses slip through on the connection attempt that follows).
  */
