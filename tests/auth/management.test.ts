@@ -16,7 +16,7 @@ import { LogCapture } from "../support/log-capture.ts";
 import { startTestSpecProvider, type TestSpecProvider } from "../support/spec-provider.ts";
 import { UpstreamRegistry } from "../support/upstream-registry.ts";
 import { failure, spec } from "../spec-provider/helpers.ts";
-import { startFacade } from "./fixture.ts";
+import { eventually, startFacade } from "./fixture.ts";
 
 /**
  * specProvider.auth: the management API only for the workspace manager
@@ -141,6 +141,41 @@ test("the registry sends its read token (remoteSpecProvider[].tokenFile); withou
   } finally {
     await facade.registry.stop();
     await anonymous.registry.stop();
+  }
+});
+
+test("the registry's read token rotates without a restart: it re-reads its tokenFile while the provider accepts old and new", async () => {
+  const [oldToken, newToken] = ["rotating-token-old-5521", "rotating-token-new-7734"];
+  const providerTokens = join(dir, "rotating-provider-tokens");
+  const registryToken = join(dir, "rotating-registry-token");
+  await writeFile(providerTokens, `${oldToken}\n`);
+  await writeFile(registryToken, `${oldToken}\n`);
+  const provider = await startTestSpecProvider({
+    specProvider: { auth: { manage: { tokenFile: join(dir, "manager-token") }, read: { tokenFile: providerTokens } } },
+    logger: logs.logger("spec-provider"),
+  });
+  const manager = new SpecManagementServiceClient(provider.address, credentials.createInsecure(), withToken(MANAGER_TOKEN));
+  const facade = await startFacade({ registry: { store: join(dir, "store-rotate"), remoteSpecProvider: [{ addr: provider.address, tokenFile: registryToken }], specProviderTimeoutMs: 2000 } }, logs.logger("registry"));
+  const reloads = (what: string) => logs.lines.filter((l) => l.includes("reloaded after a file change") && l.includes(what)).length;
+  const rewrite = async (file: string, text: string, what: string) => {
+    const before = reloads(what);
+    await writeFile(file, text);
+    await eventually(`${what} reloaded`, async () => assert.ok(reloads(what) > before));
+  };
+  const pull = async (id: string) => {
+    await put(manager, id);
+    return (await fetch(`${facade.url}/v2/remote/${id}/manifests/latest`)).status;
+  };
+  try {
+    assert.equal(await pull("ws-rotate-1"), 200);
+    await rewrite(providerTokens, `${newToken}\n${oldToken}\n`, "specProvider.auth.read.tokenFile");
+    await rewrite(registryToken, `${newToken}\n`, "spec-provider token");
+    await rewrite(providerTokens, `${newToken}\n`, "specProvider.auth.read.tokenFile");
+    assert.equal(await pull("ws-rotate-2"), 200, "the registry sends the new token");
+  } finally {
+    manager.close();
+    await facade.registry.stop();
+    await provider.stop();
   }
 });
 

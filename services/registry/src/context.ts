@@ -53,7 +53,7 @@ export async function createContext(config: Config, logger: Logger, options: Reg
   const pullAuth = await openPullAuth(registry, subsystemLogger(logger, "pull-auth"));
   const tags = new TagCache(registry.tagCacheTtlMs, cacheStats);
   const client = new UpstreamClient({ insecureRegistries: registry.insecureRegistries, auth: upstreamAuth, tagCache: tags, documentStore: store });
-  const remote = new RemoteSpecSource(registry.remoteSpecProvider, registry.specProviderTimeoutMs, subsystemLogger(logger, "spec-provider"));
+  const remote = await RemoteSpecSource.open(registry.remoteSpecProvider, registry.specProviderTimeoutMs, subsystemLogger(logger, "spec-provider"));
   // A registry starts while NATS is down: it serves from its caches on short TTLs until events flow.
   const events = await openEventBus(config, options.eventBus, subsystemLogger(logger, "events"), "registry", { waitForNats: false });
   const specs = new SpecCache(remote, () => (following.eventsFlowing() ? registry.specCacheTtlMs : registry.specCacheTtlWithoutEventsMs), cacheStats);

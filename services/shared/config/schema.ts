@@ -32,7 +32,7 @@ const remoteSpecProvider = z.strictObject({
     })
     .optional()
     .describe("TLS towards this spec-provider; absent means plaintext"),
-  tokenFile: z.string().min(1).optional().describe("file whose first line is a bearer token sent with every call, for a spec-provider with auth.read (read at start)"),
+  tokenFile: z.string().min(1).optional().describe("file whose first line is a bearer token sent with every call, for a spec-provider with auth.read (re-read when it changes)"),
 });
 
 const platform = z.strictObject({

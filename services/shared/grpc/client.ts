@@ -27,11 +27,12 @@ export function unaryCall<Req, Res>(method: UnaryMethod<Req, Res>, request: Req,
  * call. Metadata rather than call credentials: grpc-js refuses call
  * credentials on a plaintext channel, and a loopback development set-up is one.
  */
-export function bearerToken(token: string): Interceptor {
+export function bearerToken(token: string | (() => string)): Interceptor {
+  const current = typeof token === "string" ? () => token : token;
   return (options, nextCall) =>
     new InterceptingCall(nextCall(options), {
       start(metadata, listener, next) {
-        metadata.set("authorization", `Bearer ${token}`);
+        metadata.set("authorization", `Bearer ${current()}`);
         next(metadata, listener);
       },
     });

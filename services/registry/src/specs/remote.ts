@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
-import { credentials, status, type Interceptor, type ServiceError } from "@grpc/grpc-js";
+import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { SpecProviderClient, type ImageSpec } from "../../../../gen/registryfacade/provider.ts";
 import type { RemoteSpecProviderConfig } from "../../../shared/config/schema.ts";
 import { bearerToken, unaryCall } from "../../../shared/grpc/client.ts";
-import { parseSecretLines } from "../../../shared/secret-file.ts";
 import type { Logger } from "../../../shared/logging.ts";
+import { ReloadingValue } from "../../../shared/reloading.ts";
+import { readSecretLines } from "../../../shared/secret-file.ts";
 import { specLookupErrors } from "../../../shared/telemetry/metrics.ts";
 import { unavailable } from "../errors.ts";
 import type { SpecSource } from "./source.ts";
@@ -24,18 +25,30 @@ import type { SpecSource } from "./source.ts";
  */
 const MAX_SPEC_MESSAGE_BYTES = 64 * 1024 * 1024;
 
-export class RemoteSpecSource implements SpecSource {
-  private readonly clients: Array<{ addr: string; client: SpecProviderClient }>;
+interface ProviderClient {
+  addr: string;
+  client: SpecProviderClient;
+  /** The provider's bearer token, re-read when its tokenFile changes. */
+  token: ReloadingValue<string> | undefined;
+}
 
-  constructor(
-    providers: readonly RemoteSpecProviderConfig[],
+export class RemoteSpecSource implements SpecSource {
+  private constructor(
+    private readonly clients: readonly ProviderClient[],
     private readonly timeoutMs: number,
     private readonly logger: Logger,
-  ) {
-    this.clients = providers.map((p) => ({
-      addr: p.addr,
-      client: new SpecProviderClient(p.addr, channelCredentials(p), { "grpc.max_receive_message_length": MAX_SPEC_MESSAGE_BYTES, ...tokenOption(p) }),
-    }));
+  ) {}
+
+  /** Reads each provider's token file (a bad one is a start-up error) and dials lazily. */
+  static async open(providers: readonly RemoteSpecProviderConfig[], timeoutMs: number, logger: Logger): Promise<RemoteSpecSource> {
+    const clients = await Promise.all(
+      providers.map(async (p): Promise<ProviderClient> => {
+        const token = p.tokenFile === undefined ? undefined : await openToken(p.tokenFile, logger);
+        const interceptors = token === undefined ? [] : [bearerToken(() => token.current)];
+        return { addr: p.addr, token, client: new SpecProviderClient(p.addr, channelCredentials(p), { "grpc.max_receive_message_length": MAX_SPEC_MESSAGE_BYTES, interceptors }) };
+      }),
+    );
+    return new RemoteSpecSource(clients, timeoutMs, logger);
   }
 
   async get(id: string): Promise<ImageSpec | undefined> {
@@ -58,15 +71,25 @@ export class RemoteSpecSource implements SpecSource {
   }
 
   close(): void {
-    for (const { client } of this.clients) client.close();
+    for (const { client, token } of this.clients) {
+      client.close();
+      token?.close();
+    }
   }
 }
 
-/** A provider with specProvider.auth.read gets the token of tokenFile (read at start) with every call. */
-function tokenOption(provider: RemoteSpecProviderConfig): { interceptors?: Interceptor[] } {
-  if (provider.tokenFile === undefined) return {};
-  const [token] = parseSecretLines(readFileSync(provider.tokenFile, "utf8"), provider.tokenFile);
-  return { interceptors: [bearerToken(token!)] };
+/**
+ * A provider with specProvider.auth.read gets the first token of tokenFile
+ * with every call. The file is re-read when it changes, so a token rotates
+ * without a restart: the provider accepts old and new while the file moves.
+ */
+function openToken(tokenFile: string, logger: Logger): Promise<ReloadingValue<string>> {
+  return ReloadingValue.open({
+    what: "spec-provider token",
+    paths: [tokenFile],
+    load: async () => (await readSecretLines(tokenFile))[0]!,
+    logger,
+  });
 }
 
 /** The channel credentials of a provider; readiness checks dial it the same way. */
