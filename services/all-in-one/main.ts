@@ -23,7 +23,7 @@ try {
   // One /metrics for both services (they share one metrics registry); /ready is the registry's.
   ops = await startOpsServer(config, async () => registry?.ready() ?? { ready: false, checks: { startup: "starting" } }, logger);
   // Without NATS the two services share one in-process bus: a put reaches the registry's caches at once.
-  const eventBus = config.nats ? undefined : new InProcessEventBus();
+  const eventBus = config.nats ? undefined : new InProcessEventBus(logger);
   specProvider = await startSpecProvider(config, logger, { eventBus });
   const wired: Config = {
     ...config,

@@ -1,6 +1,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, access } from "node:fs/promises";
+import { pino } from "pino";
 import { createServer, type Server, type Socket } from "node:net";
 import { once } from "node:events";
 import { join } from "node:path";
@@ -19,7 +20,7 @@ let facade: Facade;
 before(async () => {
   world = await createWorld();
   // One bus for both, as npm start has: a put reaches the registry's spec cache at once.
-  const eventBus = new InProcessEventBus();
+  const eventBus = new InProcessEventBus(pino({ level: "silent" }));
   provider = await startTestSpecProvider({ eventBus });
   facade = await startFacade(world, { remoteSpecProvider: [{ addr: provider.address }], specProviderTimeoutMs: 2000 }, { eventBus });
 });

@@ -64,7 +64,7 @@ test("a malformed message on the event subject is ignored, not delivered or fata
 });
 
 test("the in-process bus delivers to every subscriber until unsubscribed", async () => {
-  const bus = new InProcessEventBus();
+  const bus = new InProcessEventBus(log);
   const seen: string[] = [];
   const stop = bus.subscribe((e) => seen.push(`a:${e.type}`));
   bus.subscribe((e) => seen.push(`b:${e.type}`));
@@ -74,4 +74,27 @@ test("the in-process bus delivers to every subscriber until unsubscribed", async
   await bus.publish({ type: "spec.delete", id: "x", revision: "2" });
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(seen, ["a:static-layers.changed", "b:static-layers.changed", "b:spec.delete"]);
+});
+
+test("a subscriber that throws is logged and the others still get the event, on either bus", async (t) => {
+  const server = await TestNatsServer.start();
+  t.after(() => server.dispose());
+  const logged: string[] = [];
+  const capturing = pino({ level: "error" }, { write: (line: string) => void logged.push(line) });
+  const nats = await NatsEventBus.connect({ servers: [server.url], subjectPrefix: "throwing" }, capturing, "test");
+  t.after(() => nats.close());
+  for (const bus of [new InProcessEventBus(capturing), nats]) {
+    const seen: string[] = [];
+    bus.subscribe(() => {
+      throw new Error("subscriber bug");
+    });
+    bus.subscribe((e) => seen.push(e.type));
+    logged.length = 0;
+    await bus.publish({ type: "spec.delete", id: "x", revision: "2" });
+    await waitUntil("the second subscriber got the event", async () => seen.length === 1);
+    assert.deepEqual(seen, ["spec.delete"]);
+    assert.equal(logged.length, 1);
+    assert.match(logged[0] ?? "", /"msg":"event handler failed"/);
+    assert.match(logged[0] ?? "", /subscriber bug/);
+  }
 });

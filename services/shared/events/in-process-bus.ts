@@ -1,20 +1,26 @@
+import type { Logger } from "../logging.ts";
 import type { EventBus, FacadeEvent, FacadeEventHandler } from "./events.ts";
+import { Listeners } from "./listeners.ts";
 
 /**
  * The bus of the embedded default, where both services run in one process and
  * there is no NATS: handlers are called right after the publish returns, like
- * a message that arrived.
+ * a message that arrived (and, like one, a handler that throws is logged, not
+ * thrown into the publisher or the event loop).
  */
 export class InProcessEventBus implements EventBus {
-  private readonly handlers = new Set<FacadeEventHandler>();
+  private readonly handlers: Listeners<[FacadeEvent]>;
+
+  constructor(log: Logger) {
+    this.handlers = new Listeners((err, [event]) => log.error({ err, event }, "event handler failed"));
+  }
 
   async publish(event: FacadeEvent): Promise<void> {
-    for (const handler of [...this.handlers]) queueMicrotask(() => handler(event));
+    queueMicrotask(() => this.handlers.emit(event));
   }
 
   subscribe(handler: FacadeEventHandler): () => void {
-    this.handlers.add(handler);
-    return () => this.handlers.delete(handler);
+    return this.handlers.add(handler);
   }
 
   /** Nothing is ever missed in one process. */

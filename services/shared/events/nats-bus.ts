@@ -3,6 +3,7 @@ import { connect, headers, type MsgHdrs, type NatsConnection } from "@nats-io/tr
 import type { Logger } from "../logging.ts";
 import type { NatsConfig } from "../config/schema.ts";
 import { allEventsSubject, eventSubject, facadeEventSchema, type EventBus, type FacadeEvent, type FacadeEventHandler } from "./events.ts";
+import { Listeners } from "./listeners.ts";
 
 const headerSetter: TextMapSetter<MsgHdrs> = { set: (carrier, key, value) => carrier.set(key, value) };
 /** No-op until tracing is started (telemetry/tracing.ts). */
@@ -22,15 +23,19 @@ const headerGetter: TextMapGetter<MsgHdrs> = {
  * consumer span continuing the publisher's trace.
  */
 export class NatsEventBus implements EventBus {
-  private readonly handlers = new Set<FacadeEventHandler>();
-  private readonly missedHandlers = new Set<() => void>();
-  private readonly connectionHandlers = new Set<(connected: boolean) => void>();
+  private readonly handlers: Listeners<[FacadeEvent]>;
+  private readonly missedHandlers: Listeners<[]>;
+  private readonly connectionHandlers: Listeners<[boolean]>;
 
   private constructor(
     private readonly connection: NatsConnection,
     private readonly prefix: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.handlers = new Listeners((err, [event]) => log.error({ err, event }, "event handler failed"));
+    this.missedHandlers = new Listeners((err) => log.error({ err }, "events-missed handler failed"));
+    this.connectionHandlers = new Listeners((err) => log.error({ err }, "connection-change handler failed"));
+  }
 
   /**
    * Connects and subscribes; once connected, reconnects without end. By
@@ -65,7 +70,7 @@ export class NatsEventBus implements EventBus {
         }
         const carrierContext = message.headers ? propagation.extract(context.active(), message.headers, headerGetter) : context.active();
         const span = tracer.startSpan(`${message.subject} process`, { kind: SpanKind.CONSUMER, attributes: { "messaging.system": "nats", "messaging.destination.name": message.subject } }, carrierContext);
-        context.with(trace.setSpan(carrierContext, span), () => this.dispatch(parsed.data));
+        context.with(trace.setSpan(carrierContext, span), () => this.handlers.emit(parsed.data));
         span.end();
       }
     })();
@@ -73,25 +78,15 @@ export class NatsEventBus implements EventBus {
       for await (const status of this.connection.status()) {
         if (status.type === "disconnect") {
           this.log.warn("NATS connection lost; events may be missed");
-          for (const handler of [...this.connectionHandlers]) handler(false);
+          this.connectionHandlers.emit(false);
         }
         if (status.type === "reconnect") {
           this.log.info("NATS connection back; dropping caches that may have missed events");
-          for (const handler of [...this.missedHandlers]) handler();
-          for (const handler of [...this.connectionHandlers]) handler(true);
+          this.missedHandlers.emit();
+          this.connectionHandlers.emit(true);
         }
       }
     })();
-  }
-
-  private dispatch(event: FacadeEvent): void {
-    for (const handler of [...this.handlers]) {
-      try {
-        handler(event);
-      } catch (err) {
-        this.log.error({ err, event }, "event handler failed");
-      }
-    }
   }
 
   async publish(event: FacadeEvent): Promise<void> {
@@ -107,18 +102,15 @@ export class NatsEventBus implements EventBus {
   }
 
   subscribe(handler: FacadeEventHandler): () => void {
-    this.handlers.add(handler);
-    return () => this.handlers.delete(handler);
+    return this.handlers.add(handler);
   }
 
   onEventsMissed(handler: () => void): () => void {
-    this.missedHandlers.add(handler);
-    return () => this.missedHandlers.delete(handler);
+    return this.missedHandlers.add(handler);
   }
 
   onConnectionChange(handler: (connected: boolean) => void): () => void {
-    this.connectionHandlers.add(handler);
-    return () => this.connectionHandlers.delete(handler);
+    return this.connectionHandlers.add(handler);
   }
 
   /** Delivers what was published, then closes; a connection that is down is just closed. */

@@ -26,5 +26,5 @@ export async function openEventBus(config: Config, given: EventBus | undefined, 
     const nats = config.nats;
     return { bus: new PendingEventBus(() => NatsEventBus.connect(nats, logger, name, { waitForServer: false }), logger), owned: true, connected: false };
   }
-  return { bus: new InProcessEventBus(), owned: true, connected: false };
+  return { bus: new InProcessEventBus(logger), owned: true, connected: false };
 }

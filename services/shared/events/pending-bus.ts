@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../logging.ts";
 import type { EventBus, FacadeEvent, FacadeEventHandler } from "./events.ts";
+import { Listeners } from "./listeners.ts";
 
 /** Pause between connection attempts while NATS is down. */
 const RETRY_MS = 500;
@@ -15,9 +16,9 @@ const RETRY_MS = 500;
 export class PendingEventBus implements EventBus {
   private bus: EventBus | undefined;
   private closed = false;
-  private readonly handlers = new Set<FacadeEventHandler>();
-  private readonly missedHandlers = new Set<() => void>();
-  private readonly connectionHandlers = new Set<(connected: boolean) => void>();
+  private readonly handlers: Listeners<[FacadeEvent]>;
+  private readonly missedHandlers: Listeners<[]>;
+  private readonly connectionHandlers: Listeners<[boolean]>;
   private readonly unsubscribes: Array<() => void> = [];
 
   /**
@@ -29,6 +30,9 @@ export class PendingEventBus implements EventBus {
     private readonly connect: () => Promise<EventBus>,
     private readonly log: Logger,
   ) {
+    this.handlers = new Listeners((err, [event]) => log.error({ err, event }, "event handler failed"));
+    this.missedHandlers = new Listeners((err) => log.error({ err }, "events-missed handler failed"));
+    this.connectionHandlers = new Listeners((err) => log.error({ err }, "connection-change handler failed"));
     void this.keepTrying();
   }
 
@@ -48,13 +52,13 @@ export class PendingEventBus implements EventBus {
     if (this.closed) return void bus.close();
     this.bus = bus;
     this.unsubscribes.push(
-      bus.subscribe((event) => this.handlers.forEach((h) => h(event))),
-      bus.onEventsMissed(() => this.missedHandlers.forEach((h) => h())),
-      bus.onConnectionChange?.((now) => this.connectionHandlers.forEach((h) => h(now))) ?? (() => undefined),
+      bus.subscribe((event) => this.handlers.emit(event)),
+      bus.onEventsMissed(() => this.missedHandlers.emit()),
+      bus.onConnectionChange?.((now) => this.connectionHandlers.emit(now)) ?? (() => undefined),
     );
     this.log.info("event bus connected");
-    this.missedHandlers.forEach((h) => h());
-    this.connectionHandlers.forEach((h) => h(true));
+    this.missedHandlers.emit();
+    this.connectionHandlers.emit(true);
   }
 
   async publish(event: FacadeEvent): Promise<void> {
@@ -63,18 +67,15 @@ export class PendingEventBus implements EventBus {
   }
 
   subscribe(handler: FacadeEventHandler): () => void {
-    this.handlers.add(handler);
-    return () => this.handlers.delete(handler);
+    return this.handlers.add(handler);
   }
 
   onEventsMissed(handler: () => void): () => void {
-    this.missedHandlers.add(handler);
-    return () => this.missedHandlers.delete(handler);
+    return this.missedHandlers.add(handler);
   }
 
   onConnectionChange(handler: (connected: boolean) => void): () => void {
-    this.connectionHandlers.add(handler);
-    return () => this.connectionHandlers.delete(handler);
+    return this.connectionHandlers.add(handler);
   }
 
   async close(): Promise<void> {
