@@ -7,6 +7,8 @@ import { render } from "../../services/registry/src/compose/render.ts";
 import type { Composition } from "../../services/registry/src/compose/compose.ts";
 import { parseManifestReference, parseRepository } from "../../services/registry/src/names.ts";
 import { RegistryError } from "../../services/registry/src/errors.ts";
+import { SingleFlight } from "../../services/registry/src/cache/single-flight.ts";
+import { singleFlightWaiters } from "../../services/shared/telemetry/metrics.ts";
 
 const D = (c: string) => `sha256:${c.repeat(64)}`;
 
@@ -92,4 +94,27 @@ test("repository names and references", () => {
   assert.equal(code(() => parseRepository("library/alpine")), "404 NAME_UNKNOWN");
   assert.equal(code(() => parseManifestReference("sha256:12")), "400 DIGEST_INVALID");
   assert.equal(code(() => parseManifestReference(".hidden")), "404 MANIFEST_UNKNOWN");
+});
+
+test("single flight: concurrent callers of a key share one run and count as waiters until it settles; the next call runs again", async () => {
+  const flights = new SingleFlight<string, number>("unit-test");
+  const waiting = async () => (await singleFlightWaiters.get()).values.find((v) => v.labels.operation === "unit-test")?.value ?? 0;
+  let runs = 0;
+  let finish: (value: number) => void = () => undefined;
+  const work = () => {
+    runs++;
+    return new Promise<number>((resolve) => (finish = resolve));
+  };
+  const callers = [flights.run("k", work), flights.run("k", work), flights.run("k", work)];
+  const other = flights.run("other", async () => 7);
+  assert.equal(runs, 1);
+  assert.equal(await waiting(), 2);
+  finish(42);
+  assert.deepEqual(await Promise.all(callers), [42, 42, 42]);
+  assert.equal(await other, 7);
+  assert.equal(await waiting(), 0);
+  const again = flights.run("k", work);
+  assert.equal(runs, 2, "nothing is remembered once a run settled");
+  finish(43);
+  assert.equal(await again, 43);
 });

@@ -1,7 +1,8 @@
 import { LRUCache } from "lru-cache";
 import type { ImageSpec } from "../../../gen/registryfacade/provider.ts";
 import type { Logger } from "../../shared/logging.ts";
-import { cacheLookup, compositionDuration, secondsSince, singleFlightWaiters, specLookupDuration } from "../../shared/telemetry/metrics.ts";
+import { cacheLookup, compositionDuration, secondsSince, specLookupDuration } from "../../shared/telemetry/metrics.ts";
+import { SingleFlight } from "./cache/single-flight.ts";
 import { accepts, type Accepted } from "./accept.ts";
 import { compose, type ComposeDeps } from "./compose/compose.ts";
 import { ComposedCache, type Pinned } from "./compose/composed-cache.ts";
@@ -27,7 +28,7 @@ export interface ServedManifest {
  * bytes kept in memory: they cannot change).
  */
 export class ManifestService {
-  private readonly inFlight = new Map<string, Promise<Rendering[]>>();
+  private readonly compositions = new SingleFlight<string, Rendering[]>("composition");
   private readonly composed: ComposedCache;
   /** Manifest bytes by digest; containerd asks by digest right after every HEAD by tag. */
   private readonly manifestBytes = new LRUCache<string, Buffer>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) });
@@ -83,21 +84,17 @@ export class ManifestService {
    * workspaces starting at once) share one composition.
    */
   private composeOnce(key: string, repo: Repository, spec: ImageSpec, pinned: Pinned | undefined): Promise<Rendering[]> {
-    let pending = this.inFlight.get(key);
-    if (!pending) {
+    return this.compositions.run(key, async () => {
       const started = performance.now();
-      pending = this.composeAndStore(key, repo, spec, pinned).finally(() => this.inFlight.delete(key));
-      pending.then(
-        () => compositionDuration.observe({ result: "ok" }, secondsSince(started)),
-        () => compositionDuration.observe({ result: "error" }, secondsSince(started)),
-      );
-      this.inFlight.set(key, pending);
-      return pending;
-    }
-    singleFlightWaiters.inc({ operation: "composition" });
-    const done = () => singleFlightWaiters.dec({ operation: "composition" });
-    pending.then(done, done);
-    return pending;
+      let result = "error";
+      try {
+        const renderings = await this.composeAndStore(key, repo, spec, pinned);
+        result = "ok";
+        return renderings;
+      } finally {
+        compositionDuration.observe({ result }, secondsSince(started));
+      }
+    });
   }
 
   private async composeAndStore(key: string, repo: Repository, spec: ImageSpec, pinned: Pinned | undefined): Promise<Rendering[]> {

@@ -150,7 +150,7 @@ export function observeCaches(read: () => CacheReading): () => void {
 
 export const singleFlightWaiters = new Gauge({
   name: `${NAMESPACE}singleflight_waiters`,
-  help: "Requests waiting on work another request started (a composition, a blob fetch), by operation",
+  help: "Requests waiting on work another request started (a composition, a spec lookup, a tag resolution, a manifest or config fetch), by operation",
   labelNames: ["operation"] as const,
   registers,
 });

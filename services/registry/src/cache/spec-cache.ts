@@ -18,7 +18,7 @@ import type { CacheStats } from "./stats.ts";
  */
 export class SpecCache implements SpecSource {
   private readonly entries = new LRUCache<string, { spec: ImageSpec; at: number }>({ max: 10_000 });
-  private readonly flights = new SingleFlight<string, ImageSpec | undefined>();
+  private readonly flights = new SingleFlight<string, ImageSpec | undefined>("spec");
   /** Counts invalidations; ids remember the count at their last one, clear() moves the floor. */
   private epoch = 0;
   private clearedAt = 0;

@@ -21,7 +21,7 @@ interface TagEntry {
  */
 export class TagCache {
   private readonly entries = new LRUCache<string, TagEntry>({ max: 10_000 });
-  private readonly flights = new SingleFlight<string, string>();
+  private readonly flights = new SingleFlight<string, string>("tag");
 
   constructor(
     private readonly ttlMs: number,

@@ -1,6 +1,7 @@
 import { LRUCache } from "lru-cache";
 import { ImageSpec } from "../../../../gen/registryfacade/provider.ts";
 import { digestOf } from "../../../shared/digest.ts";
+import { SingleFlight } from "../cache/single-flight.ts";
 import type { ComposeDeps } from "./compose.ts";
 import { imageRefs } from "./compose.ts";
 import { currentDigest, staleResolution } from "./image.ts";
@@ -26,7 +27,7 @@ export class ComposedCache {
   /** Spec digests per spec object: a spec cache hands out the same object, so a hit hashes nothing. */
   private readonly specDigests = new WeakMap<ImageSpec, string>();
   private readonly entries = new LRUCache<string, { fingerprint: string; staticLayers: ComposeDeps["staticLayers"]; renderings: Rendering[] }>({ max: 10_000 });
-  private readonly pinning = new Map<string, Promise<Pinned | undefined>>();
+  private readonly pinning = new SingleFlight<string, Pinned | undefined>("pin");
 
   constructor(private readonly deps: ComposeDeps) {}
 
@@ -46,12 +47,7 @@ export class ComposedCache {
    * (a fleet of workspaces starting) share one resolution.
    */
   pin(key: string, spec: ImageSpec): Promise<Pinned | undefined> {
-    let pending = this.pinning.get(key);
-    if (!pending) {
-      pending = this.resolve(spec).finally(() => this.pinning.delete(key));
-      this.pinning.set(key, pending);
-    }
-    return pending;
+    return this.pinning.run(key, () => this.resolve(spec));
   }
 
   private async resolve(spec: ImageSpec): Promise<Pinned | undefined> {

@@ -63,7 +63,7 @@ export class UpstreamClient {
   private readonly documents: LRUCache<string, Buffer>;
   private readonly tags: TagCache | undefined;
   private readonly documentStore: UpstreamClientOptions["documentStore"];
-  private readonly documentFetches = new SingleFlight<string, Buffer>();
+  private readonly documentFetches = new SingleFlight<string, Buffer>("document");
 
   constructor(options: UpstreamClientOptions) {
     this.agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, headersTimeout: 30_000, bodyTimeout: 60_000, connect: { timeout: 10_000, lookup: guardedLookup } });
