@@ -54,6 +54,8 @@ export class Fill extends EventEmitter {
     this.readers++;
     let position = 0;
     let pumping = false;
+    /** A read of the descriptor is in flight: detaching now could let the file be closed under it. */
+    let reading = false;
     let attached = true;
     const detach = () => {
       if (!attached) return;
@@ -75,8 +77,16 @@ export class Fill extends EventEmitter {
           const available = this.verified ? this.size : Math.min(this.written, this.size - 1);
           if (position < available) {
             const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, available - position));
-            const { bytesRead } = await fd.read(this.file, buffer, 0, buffer.length, position);
-            if (stream.destroyed) return;
+            reading = true;
+            let bytesRead: number;
+            try {
+              ({ bytesRead } = await fd.read(this.file, buffer, 0, buffer.length, position));
+            } finally {
+              reading = false;
+            }
+            if (stream.destroyed) return void detach();
+            // Written bytes that read back as none: the file was cut short under us; never spin on it.
+            if (bytesRead === 0) return void stream.destroy(new Error(`cache file of ${this.digest} is shorter than what was written to it`));
             position += bytesRead;
             if (!stream.push(buffer.subarray(0, bytesRead))) return;
           } else if (this.verified) {
@@ -88,6 +98,8 @@ export class Fill extends EventEmitter {
         }
       } catch (err) {
         stream.destroy(err as Error);
+        // Destroyed while the read was in flight: destroy() left detaching to us.
+        detach();
       } finally {
         pumping = false;
       }
@@ -96,7 +108,8 @@ export class Fill extends EventEmitter {
       highWaterMark: READ_CHUNK,
       read: () => void pump(),
       destroy: (err, callback) => {
-        detach();
+        // With a read in flight the pump detaches once it returns.
+        if (!reading) detach();
         callback(err);
       },
     });
