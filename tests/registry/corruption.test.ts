@@ -44,9 +44,9 @@ after(async () => {
 });
 
 /** A GET read with node:http, reporting whether the body arrived complete. */
-function fetchBlob(path: string): Promise<{ status: number; length: number; received: Buffer; complete: boolean }> {
+function fetchBlob(path: string, from: Facade = facade, range?: string): Promise<{ status: number; length: number; received: Buffer; complete: boolean }> {
   return new Promise((resolve) => {
-    const req = httpRequest(`http://${facade.host}${path}`, (res) => {
+    const req = httpRequest(`http://${from.host}${path}`, { headers: range ? { range } : {} }, (res) => {
       const chunks: Buffer[] = [];
       const finish = (complete: boolean) => {
         const received = Buffer.concat(chunks);
@@ -105,6 +105,24 @@ test("a remote content layer whose URL serves wrong bytes is cut off too", async
   assert.ok(res.status === 0 || res.status === 200, `status ${res.status}`);
   assert.equal(res.complete, false);
   assert.ok(res.received.length < layer.size);
+});
+
+test("a range of a corrupt blob not cached yet is cut before its last byte, with or without room in the cache", async () => {
+  const layer = (await manifest("remote")).layers.at(-1) as { digest: string; size: number };
+  // The corrupt byte (10) is outside the range: the range is still refused, since the blob is not what its digest says.
+  for (const f of [facade, await startFacade(world, { fixedSpecFN: join(world.dir, "corrupt-specs.json"), storeMaxBytes: 1 }, { withStatic: false })]) {
+    try {
+      // A registry knows the blobs of the images it composed.
+      assert.equal((await fetch(`http://${f.host}/v2/fixed/remote/manifests/latest`)).status, 200);
+      const res = await fetchBlob(`/v2/fixed/remote/blobs/${layer.digest}`, f, "bytes=0-9");
+      assert.ok(res.status === 0 || res.status === 206, `status ${res.status}`);
+      assert.equal(res.complete, false, "the connection was cut");
+      assert.ok(res.received.length < 10, `received ${res.received.length} of 10 bytes`);
+      assert.deepEqual(res.received, world.remoteLayer.blob.subarray(0, res.received.length));
+    } finally {
+      if (f !== facade) await f.stop();
+    }
+  }
 });
 
 test("a corrupted config or manifest upstream fails composition with 502, never a manifest", async () => {

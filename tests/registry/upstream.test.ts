@@ -45,9 +45,9 @@ test("the auth seam: a 401 challenge is handed to the auth step and the request 
     const manifest = await client.manifest(repo, digest);
     assert.deepEqual(manifest.bytes, built.manifest);
     assert.deepEqual(await client.blobDocument(repo, built.configDigest), built.config);
-    const blob = await client.openBlob(repo, built.layers[0]?.digest as string, {});
+    const blob = await client.openBlob(repo, built.layers[0]?.digest as string);
     const chunks: Buffer[] = [];
-    for await (const c of blob.body) chunks.push(c as Buffer);
+    for await (const c of blob) chunks.push(c as Buffer);
     assert.equal(sha256(Buffer.concat(chunks)), built.layers[0]?.digest);
     assert.equal(auth.challenges.length, 1, "one challenge, then the credentials are reused");
     assert.deepEqual(auth.challenges[0]?.scope, repo);

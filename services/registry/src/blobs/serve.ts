@@ -12,7 +12,7 @@ import type { UpstreamClient } from "../upstream/client.ts";
 import { parseRange, type ByteRange } from "./range.ts";
 import { sendFile, SEND_CHUNK } from "./send-file.ts";
 import { countTransfer, CountingStream, startTransfer } from "./transfer.ts";
-import { BlobIntegrityError, ExactLength, Slice, VerifyingStream } from "./streams.ts";
+import { BlobIntegrityError, ExactLength, VerifyingStream } from "./streams.ts";
 
 /** Distribution answers blobs as octet streams whatever the layer type; so do we. */
 const BLOB_CONTENT_TYPE = "application/octet-stream";
@@ -26,10 +26,11 @@ type OpenedBody = { body: Readable; checked: boolean } | { fd: number };
 
 /**
  * Serves a blob of a composition from where the composition said it lives.
- * Upstream and URL blobs go through the blob cache: a full GET reads the
- * committed file, or joins (or starts) the one shared fetch into it; ranges
- * read the committed file or are forwarded. The body is piped with
- * backpressure straight to the socket (nothing is buffered whole).
+ * Upstream and URL blobs go through the blob cache: a GET, whole or ranged,
+ * reads the committed file, or joins (or starts) the one shared fetch of the
+ * whole blob into it. A range is never forwarded upstream: its bytes could
+ * not be checked against the digest. The body is piped with backpressure
+ * straight to the socket (nothing is buffered whole).
  */
 export class BlobServer {
   constructor(
@@ -100,28 +101,18 @@ export class BlobServer {
       ctx.state["blob"].source = "cache";
       return { fd: cached };
     }
-    if (range === undefined) {
-      // The shared fetch has its own abort: one client leaving must not cut the others.
-      const shared = await this.cache.fetch(digest, blob.size, async (signal) => (await this.openSource(source, digest, undefined, signal)).body);
-      if (shared) return { body: shared, checked: true };
-    }
+    // The shared fetch has its own abort: one client leaving must not cut the others.
+    const shared = await this.cache.fetch(digest, blob.size, (signal) => this.openSource(source, digest, signal), range);
+    if (shared) return { body: shared, checked: true };
+    // No room in the cache: the whole blob streams through for this request alone, checked on the way.
     const abort = new AbortController();
     ctx.res.once("close", () => abort.abort());
-    const opened = await this.openSource(source, digest, range, abort.signal);
-    if (range === undefined || opened.status === 206) {
-      if (range && !opened.contentRange?.startsWith(`bytes ${range.start}-${range.end}/`)) {
-        opened.body.destroy();
-        throw new RegistryError("UPSTREAM_INVALID", "upstream answered another range", { asked: range, got: opened.contentRange });
-      }
-      return { body: opened.body, checked: false };
-    }
-    // The upstream ignored the Range and sent everything: cut the range out here.
-    return { body: chain(opened.body, new Slice(range.start, range.end - range.start + 1)), checked: false };
+    const body = await this.openSource(source, digest, abort.signal);
+    return { body: range ? chain(body, new VerifyingStream(digest, blob.size, range)) : body, checked: range !== undefined };
   }
 
-  private openSource(source: Extract<BlobSource, { kind: "upstream" | "url" }>, digest: string, range: ByteRange | undefined, signal: AbortSignal) {
-    const options = { signal, ...(range ? { range: `bytes=${range.start}-${range.end}` } : {}) };
-    return source.kind === "upstream" ? this.client.openBlob(source, digest, options) : this.client.openUrl(source.url, options);
+  private openSource(source: Extract<BlobSource, { kind: "upstream" | "url" }>, digest: string, signal: AbortSignal): Promise<Readable> {
+    return source.kind === "upstream" ? this.client.openBlob(source, digest, signal) : this.client.openUrl(source.url, signal);
   }
 
   private async send(ctx: Context, name: string, digest: string, streams: [Readable, ...NodeJS.ReadWriteStream[]]): Promise<void> {

@@ -7,30 +7,37 @@ export class BlobIntegrityError extends Error {
 }
 
 /**
- * Passes a blob through while hashing it and holds back the latest chunk
- * until the end: the last bytes leave only once size and digest are right.
- * On a mismatch the stream errors, the response is destroyed, and the client
- * is left one chunk short: an error, never a complete wrong blob.
+ * Passes a blob through while hashing it, or only the inclusive range asked
+ * for while hashing all of it (a range cannot be checked alone). The last
+ * byte of what is passed on leaves only once size and digest are right: on a
+ * mismatch the stream errors, the response is destroyed, and the client is
+ * left a byte short, an error, never a complete wrong blob or range.
  */
 export class VerifyingStream extends Transform {
   private readonly hash: Hash = createHash("sha256");
-  private held: Buffer | undefined;
   private bytes = 0;
+  private held: Buffer | undefined;
 
   constructor(
     private readonly digest: string,
     private readonly size: number,
+    private readonly range: { start: number; end: number } = { start: 0, end: size - 1 },
   ) {
     super();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    const offset = this.bytes;
     this.bytes += chunk.length;
     if (this.bytes > this.size) return done(new BlobIntegrityError(`blob ${this.digest} longer than ${this.size} bytes`));
     this.hash.update(chunk);
-    const previous = this.held;
-    this.held = chunk;
-    done(null, previous);
+    const from = Math.max(0, this.range.start - offset);
+    const to = Math.min(chunk.length, this.range.end + 1 - offset);
+    if (from >= to) return done();
+    if (this.bytes <= this.range.end) return done(null, from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to));
+    // This chunk carries the last byte passed on: it waits for the verdict.
+    this.held = chunk.subarray(to - 1, to);
+    done(null, to - 1 > from ? chunk.subarray(from, to - 1) : undefined);
   }
 
   override _flush(done: TransformCallback): void {
@@ -57,24 +64,5 @@ export class ExactLength extends Transform {
 
   override _flush(done: TransformCallback): void {
     done(this.bytes === this.length ? null : new BlobIntegrityError(`range of ${this.bytes} bytes, expected ${this.length}`));
-  }
-}
-
-/** Cuts [start, start+length) out of a full stream, for an upstream that ignored our Range. */
-export class Slice extends Transform {
-  private offset = 0;
-
-  constructor(
-    private readonly start: number,
-    private readonly length: number,
-  ) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    const from = Math.max(0, this.start - this.offset);
-    const to = Math.min(chunk.length, this.start + this.length - this.offset);
-    this.offset += chunk.length;
-    done(null, from < to ? chunk.subarray(from, to) : undefined);
   }
 }

@@ -95,11 +95,13 @@ export class BlobCache {
   }
 
   /**
-   * The whole blob, fetched from its source once however many requests ask at
-   * the same time. Rejects with the source's error when it cannot be opened;
-   * undefined when the cache cannot take it (then stream it directly).
+   * The whole blob, or the range asked for, out of one fetch of the whole
+   * blob from its source however many requests ask at the same time (a range
+   * cannot be verified alone, so it is never fetched alone). Rejects with the
+   * source's error when it cannot be opened; undefined when the cache cannot
+   * take it (then stream it directly).
    */
-  async fetch(digest: string, size: number, openSource: BlobOpener): Promise<Readable | undefined> {
+  async fetch(digest: string, size: number, openSource: BlobOpener, range?: { start: number; end: number }): Promise<Readable | undefined> {
     // A fetch that already failed is not joined (until settled it is still in the map): start afresh.
     let fill = this.running(digest);
     if (fill) {
@@ -110,7 +112,7 @@ export class BlobCache {
       this.stats.blobMisses++;
     }
     // Taken before the first await so the fetch cannot look abandoned meanwhile.
-    const reader = fill.reader();
+    const reader = fill.reader(range);
     try {
       await fill.opened;
     } catch (err) {

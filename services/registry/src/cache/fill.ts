@@ -12,8 +12,9 @@ export type BlobOpener = (signal: AbortSignal) => Promise<Readable>;
  * for that blob while it runs. The upstream body is hashed and written to the
  * file as fast as the disk takes it; each request reads the file at its own
  * pace and, when it has caught up, waits for more (a late joiner first gets
- * what is on disk, then follows). Readers never get the last byte before the
- * digest has verified, so nobody ever holds a complete wrong blob. When the
+ * what is on disk, then follows). A reader of a range reads just that span.
+ * Readers never get the last byte of what they asked for before the digest
+ * has verified, so nobody ever holds a complete wrong blob or range. When the
  * last reader goes away before the end, the fetch is aborted.
  */
 export class Fill extends EventEmitter {
@@ -49,10 +50,12 @@ export class Fill extends EventEmitter {
     this.done = this.run(open, opened);
   }
 
-  /** A reader of the whole blob from the start; it follows the file as it grows. */
-  reader(): Readable {
+  /** A reader of the blob, or of the inclusive byte range given; it follows the file as it grows. */
+  reader(range: { start: number; end: number } = { start: 0, end: this.size - 1 }): Readable {
     this.readers++;
-    let position = 0;
+    let position = range.start;
+    /** Where this reader stops (exclusive); its last byte waits for the digest. */
+    const stop = range.end + 1;
     let pumping = false;
     /** A read of the descriptor is in flight: detaching now could let the file be closed under it. */
     let reading = false;
@@ -74,7 +77,7 @@ export class Fill extends EventEmitter {
       try {
         while (!stream.destroyed) {
           if (this.failure) return void stream.destroy(this.failure);
-          const available = this.verified ? this.size : Math.min(this.written, this.size - 1);
+          const available = this.verified ? stop : Math.min(this.written, stop - 1);
           if (position < available) {
             const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, available - position));
             reading = true;
@@ -89,7 +92,7 @@ export class Fill extends EventEmitter {
             if (bytesRead === 0) return void stream.destroy(new Error(`cache file of ${this.digest} is shorter than what was written to it`));
             position += bytesRead;
             if (!stream.push(buffer.subarray(0, bytesRead))) return;
-          } else if (this.verified) {
+          } else if (position === stop) {
             stream.push(null);
             return;
           } else {

@@ -25,14 +25,6 @@ export interface FetchedDocument {
   mediaType: string;
 }
 
-export interface OpenedStream {
-  status: number;
-  /** Content-Length of the answer, when the upstream sent one. */
-  length: number | undefined;
-  contentRange: string | undefined;
-  body: Readable;
-}
-
 /** Manifests and configs are small documents; anything larger is not one. */
 const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
 /** Registries hand blobs to a CDN in one hop; a longer chain is a loop or a trap. */
@@ -143,24 +135,23 @@ export class UpstreamClient {
     });
   }
 
-  /** Opens a blob stream; range is a Range header value forwarded as is. */
-  async openBlob(repo: UpstreamRepo, digest: string, options: { range?: string; signal?: AbortSignal }): Promise<OpenedStream> {
-    const headers: Record<string, string> = options.range ? { range: options.range } : {};
-    const res = await this.send(repo, `/v2/${repo.repository}/blobs/${digest}`, headers, { notFound: "BLOB_UNKNOWN", followRedirects: true, signal: options.signal });
-    return opened(res);
+  /** Opens a whole blob's stream (a part of one could not be verified, so none is ever asked for). */
+  async openBlob(repo: UpstreamRepo, digest: string, signal?: AbortSignal): Promise<Readable> {
+    const res = await this.send(repo, `/v2/${repo.repository}/blobs/${digest}`, {}, { notFound: "BLOB_UNKNOWN", followRedirects: true, signal });
+    return res.body;
   }
 
   /** Opens a remote content layer's URL (http or https, as the spec says). */
-  async openUrl(url: string, options: { range?: string; signal?: AbortSignal }): Promise<OpenedStream> {
+  async openUrl(url: string, signal?: AbortSignal): Promise<Readable> {
     const target = checkOutboundUrl(url, "content URL");
     let res: Dispatcher.ResponseData;
     try {
-      res = await this.request(target, { method: "GET", headers: options.range ? { range: options.range } : {}, signal: options.signal, followRedirects: true });
+      res = await this.request(target, { method: "GET", headers: {}, signal, followRedirects: true });
     } catch (err) {
-      if (err instanceof RegistryError || options.signal?.aborted) throw err;
+      if (err instanceof RegistryError || signal?.aborted) throw err;
       throw unreachable(target.host, err);
     }
-    if (res.statusCode === 200 || res.statusCode === 206) return opened(res);
+    if (res.statusCode === 200) return res.body;
     res.body.resume();
     if (res.statusCode === 404) throw new RegistryError("BLOB_UNKNOWN", "content layer not found at its URL", { url: redactUrl(target) });
     throw unavailable("content layer URL failed", { url: redactUrl(target), status: res.statusCode });
@@ -188,7 +179,7 @@ export class UpstreamClient {
         if (err instanceof RegistryError || signal?.aborted) throw err;
         throw unreachable(repo.host, err);
       }
-      if (res.statusCode === 200 || res.statusCode === 206) return res;
+      if (res.statusCode === 200) return res;
       res.body.resume();
       const where = { host: repo.host, path, status: res.statusCode };
       if (res.statusCode === 401 && attempt === 0) {
@@ -198,7 +189,6 @@ export class UpstreamClient {
       }
       if (res.statusCode === 404) throw new RegistryError(notFound, "not found upstream", where);
       if (res.statusCode === 401 || res.statusCode === 403) throw new RegistryError(notFound, auth["authorization"] === undefined ? "upstream denied anonymous access" : "upstream denied access with the configured credentials", where);
-      if (res.statusCode === 416) throw new RegistryError("RANGE_NOT_SATISFIABLE", "upstream refused the range", where);
       if (res.statusCode === 429 || res.statusCode >= 500) throw unavailable("upstream registry unavailable", where);
       throw new RegistryError("UPSTREAM_INVALID", "unexpected upstream answer", where);
     }
@@ -244,16 +234,6 @@ function withoutCredentials(headers: Record<string, string>): Record<string, str
 /** Plain HTTP only for this machine and hosts the operator listed (registry.insecureRegistries). */
 export function allowsPlainHttp(host: string, insecure: ReadonlySet<string>): boolean {
   return isLoopbackHost(host) || insecure.has(host) || insecure.has(host.replace(/:\d+$/, ""));
-}
-
-function opened(res: Dispatcher.ResponseData): OpenedStream {
-  const length = headerValue(res.headers["content-length"]);
-  return {
-    status: res.statusCode,
-    length: length === undefined ? undefined : Number(length),
-    contentRange: headerValue(res.headers["content-range"]),
-    body: res.body,
-  };
 }
 
 function unreachable(host: string, err: unknown): RegistryError {
