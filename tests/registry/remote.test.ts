@@ -7,7 +7,9 @@ import { once } from "node:events";
 import { join } from "node:path";
 import { ImageSpec } from "../../gen/registryfacade/provider.ts";
 import { InProcessEventBus } from "../../services/shared/events/in-process-bus.ts";
-import { freePort } from "../support/process.ts";
+import { unaryCall } from "../../services/shared/grpc/client.ts";
+import { sha256, tarOf } from "../support/images.ts";
+import { freePort, waitUntil } from "../support/process.ts";
 import { readLayout, skopeoCopy, umociUnpack } from "../support/oci-clients.ts";
 import { startTestSpecProvider, type TestSpecProvider } from "../support/spec-provider.ts";
 import { createWorld, startFacade, type Facade, type World } from "./fixture.ts";
@@ -162,3 +164,48 @@ async function hangingServer(): Promise<{ address: string; stop(): Promise<void>
     },
   };
 }
+
+test("a deleted workspace's record goes at once and its stored blobs at the next sweep; what another workspace uses stays", async () => {
+  const eventBus = new InProcessEventBus(pino({ level: "silent" }));
+  const sweptProvider = await startTestSpecProvider({ eventBus });
+  const swept = await startFacade(world, { remoteSpecProvider: [{ addr: sweptProvider.address }], storeSweepIntervalMs: 100, storeSweepGraceMs: 0 }, { eventBus });
+  try {
+    const direct = async (text: string) => ({ direct: { content: (await tarOf([{ path: `workspace/${text}.txt`, content: `${text}\n` }])).toString("base64") } });
+    const shared = await direct("shared");
+    const onlyGone = await direct("only-gone");
+    const specWith = (...contentLayer: unknown[]) => ImageSpec.fromJSON({ baseRef: world.refs["baseOci"], contentLayer });
+    await sweptProvider.put("ws-sweep-gone", specWith(shared, onlyGone));
+    await sweptProvider.put("ws-sweep-kept", specWith(shared));
+    const pull = async (id: string) => {
+      const res = await fetch(`${swept.url}/v2/remote/${id}/manifests/latest`, { headers: { accept: "application/vnd.oci.image.manifest.v1+json" } });
+      assert.equal(res.status, 200, await res.clone().text());
+      const manifest = (await res.json()) as { config: { digest: string }; layers: Array<{ digest: string }> };
+      return { digest: res.headers.get("docker-content-digest") as string, config: manifest.config.digest, layers: manifest.layers.map((l) => l.digest) };
+    };
+    const gone = await pull("ws-sweep-gone");
+    const kept = await pull("ws-sweep-kept");
+    const [sharedLayer, onlyGoneLayer] = gone.layers.slice(-2) as [string, string];
+    assert.equal(kept.layers.at(-1), sharedLayer);
+    const stored = (digest: string) => exists(join(swept.store, "blobs", "sha256", digest.slice("sha256:".length)));
+    for (const digest of [gone.digest, gone.config, sharedLayer, onlyGoneLayer]) assert.ok(await stored(digest), `${digest} stored`);
+
+    await unaryCall(sweptProvider.client.deleteSpec.bind(sweptProvider.client), { id: "ws-sweep-gone" });
+    await waitUntil("the deleted workspace's manifest is unknown by digest", async () => (await fetch(`${swept.url}/v2/remote/ws-sweep-gone/manifests/${gone.digest}`)).status === 404);
+    await waitUntil("its stored blobs are swept", async () => !(await stored(gone.digest)) && !(await stored(onlyGoneLayer)));
+    assert.equal(await stored(gone.config), gone.config === kept.config, "its config goes unless the other workspace has the same one");
+    assert.ok(await stored(sharedLayer), "the layer the other workspace uses stays");
+    const blob = await fetch(`${swept.url}/v2/remote/ws-sweep-kept/blobs/${sharedLayer}`);
+    assert.equal(blob.status, 200);
+    assert.equal(sha256(Buffer.from(await blob.arrayBuffer())), sharedLayer);
+    assert.equal((await fetch(`${swept.url}/v2/remote/ws-sweep-kept/manifests/${kept.digest}`)).status, 200);
+
+    // The same id registered again composes and stores afresh.
+    await sweptProvider.put("ws-sweep-gone", specWith(shared, onlyGone));
+    const again = await pull("ws-sweep-gone");
+    assert.equal(again.digest, gone.digest);
+    assert.equal((await fetch(`${swept.url}/v2/remote/ws-sweep-gone/blobs/${onlyGoneLayer}`)).status, 200);
+  } finally {
+    await swept.stop();
+    await sweptProvider.stop();
+  }
+});

@@ -1,5 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtemp, rm, utimes } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseAccept, accepts } from "../../services/registry/src/accept.ts";
 import { parseRange } from "../../services/registry/src/blobs/range.ts";
 import { applyEnvRules } from "../../services/registry/src/compose/env.ts";
@@ -8,6 +12,7 @@ import type { Composition } from "../../services/registry/src/compose/compose.ts
 import { parseManifestReference, parseRepository } from "../../services/registry/src/names.ts";
 import { RegistryError } from "../../services/registry/src/errors.ts";
 import { SingleFlight } from "../../services/registry/src/cache/single-flight.ts";
+import { Store } from "../../services/registry/src/store.ts";
 import { singleFlightWaiters } from "../../services/shared/telemetry/metrics.ts";
 
 const D = (c: string) => `sha256:${c.repeat(64)}`;
@@ -117,4 +122,23 @@ test("single flight: concurrent callers of a key share one run and count as wait
   assert.equal(runs, 2, "nothing is remembered once a run settled");
   finish(43);
   assert.equal(await again, 43);
+});
+
+test("store: a blob stored again within the grace period is kept by the sweep; an idle one is removed", async (t) => {
+  const root = await mkdtemp(join(tmpdir(), "facade-store-"));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const store = new Store(root);
+  await store.init();
+  const bytes = Buffer.from("a direct layer");
+  const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+  await store.putBlob(digest, bytes);
+  const longAgo = new Date(Date.now() - 3_600_000);
+  await utimes(store.blobPath(digest), longAgo, longAgo);
+  await store.putBlob(digest, bytes);
+  assert.equal(await store.removeBlobIfIdle(digest, 60_000), false, "stored again just now: kept");
+  assert.equal(await store.hasBlob(digest), true);
+  await utimes(store.blobPath(digest), longAgo, longAgo);
+  assert.equal(await store.removeBlobIfIdle(digest, 60_000), true);
+  assert.equal(await store.hasBlob(digest), false);
+  assert.equal(await store.removeBlobIfIdle(digest, 0), false, "already gone");
 });

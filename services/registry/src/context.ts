@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { BlobServer } from "./blobs/serve.ts";
 import { BlobCache } from "./cache/blob-cache.ts";
 import { followCacheEvents } from "./cache/events.ts";
+import { StoreSweeper } from "./store-sweep.ts";
 import { SpecCache } from "./cache/spec-cache.ts";
 import { CacheStats } from "./cache/stats.ts";
 import { TagCache } from "./cache/tag-cache.ts";
@@ -65,7 +66,13 @@ export async function createContext(config: Config, logger: Logger, options: Reg
     store,
     subsystemLogger(logger, "manifests"),
   );
-  const following = followCacheEvents(events, { specs, tags }, staticLayers, cacheStats, subsystemLogger(logger, "events"));
+  const sweeper = new StoreSweeper(store, { intervalMs: registry.storeSweepIntervalMs, graceMs: registry.storeSweepGraceMs }, subsystemLogger(logger, "store-sweep"));
+  const forgetWorkspace = (id: string) => {
+    const name = `remote/${id}`;
+    manifests.forgetRepository(name);
+    void sweeper.forget(name).catch((err: unknown) => logger.warn({ name, reason: (err as Error).message }, "could not forget a deleted workspace's repository"));
+  };
+  const following = followCacheEvents(events, { specs, tags }, staticLayers, cacheStats, subsystemLogger(logger, "events"), forgetWorkspace);
   return {
     config: registry,
     logger,
@@ -77,6 +84,7 @@ export async function createContext(config: Config, logger: Logger, options: Reg
     pullAuth,
     async close() {
       following.stop();
+      sweeper.stop();
       if (events.owned) await events.bus.close();
       remote.close();
       pullAuth?.close();

@@ -116,6 +116,15 @@ export class ManifestService {
     return renderings;
   }
 
+  /**
+   * A deleted workspace's compositions are forgotten with its store record:
+   * a composition cached here would otherwise answer without storing again,
+   * leaving a manifest whose record is gone.
+   */
+  forgetRepository(name: string): void {
+    this.composed.dropRepository(name);
+  }
+
   async byDigest(repo: Repository, digest: string, accepted: Accepted): Promise<ServedManifest> {
     const entry = (await this.store.repository(repo.name))?.manifests[digest];
     const bytes = entry ? (this.manifestBytes.get(digest) ?? (await this.store.readBlob(digest))) : undefined;

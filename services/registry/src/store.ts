@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, readFile, rename, stat, writeFile, unlink } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { LRUCache } from "lru-cache";
@@ -34,7 +34,9 @@ export interface RepositoryRecord {
  *   blobs/sha256/<hex>      composed manifests, configs, direct layers (content-addressed)
  *   repositories/<hex>.json  RepositoryRecord of one name (hex = sha256 of the name)
  * Every write goes to a temporary file first and is renamed into place, so a
- * reader or a crash never sees half a file.
+ * reader or a crash never sees half a file. A blob's modification time is the
+ * last time it was stored (or stored again): the sweep of a deleted
+ * workspace's blobs leaves recently stored ones alone.
  */
 export class Store {
   private readonly records = new LRUCache<string, RepositoryRecord>({ max: 10_000 });
@@ -60,10 +62,25 @@ export class Store {
     );
   }
 
-  /** Stores bytes under their digest (the caller computed it); existing blobs are left alone. */
+  /** Stores bytes under their digest (the caller computed it); an existing blob is only marked as stored now. */
   async putBlob(digest: string, bytes: Uint8Array): Promise<void> {
-    if (await this.hasBlob(digest)) return;
-    await this.atomicWrite(this.blobPath(digest), bytes);
+    const now = new Date();
+    const touched = await utimes(this.blobPath(digest), now, now).then(
+      () => true,
+      () => false,
+    );
+    if (!touched) await this.atomicWrite(this.blobPath(digest), bytes);
+  }
+
+  /** Removes a blob unless it was stored within graceMs (a composition may be about to reference it); true when removed. */
+  async removeBlobIfIdle(digest: string, graceMs: number): Promise<boolean> {
+    try {
+      if (Date.now() - (await stat(this.blobPath(digest))).mtimeMs < graceMs) return false;
+      await unlink(this.blobPath(digest));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async readBlob(digest: string): Promise<Buffer | undefined> {
@@ -92,8 +109,7 @@ export class Store {
 
   /** Adds a composition's manifests and blobs to what the repository may serve. */
   async addToRepository(name: string, manifests: RepositoryRecord["manifests"], blobs: RepositoryRecord["blobs"]): Promise<void> {
-    const previous = this.pending.get(name) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(async () => {
+    await this.serialised(name, async () => {
       const current = (await this.repository(name)) ?? { name, manifests: {}, blobs: {} };
       const known = Object.keys(manifests).every((d) => d in current.manifests) && Object.keys(blobs).every((d) => d in current.blobs);
       if (known) return;
@@ -101,12 +117,47 @@ export class Store {
       await this.atomicWrite(this.recordPath(name), JSON.stringify(merged));
       this.records.set(name, merged);
     });
+  }
+
+  /** Changes of one repository's record run one after another, so concurrent ones merge instead of overwriting. */
+  private async serialised<T>(name: string, change: () => Promise<T>): Promise<T> {
+    const previous = this.pending.get(name) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(change);
     this.pending.set(name, next);
     try {
-      await next;
+      return await next;
     } finally {
       if (this.pending.get(name) === next) this.pending.delete(name);
     }
+  }
+
+  /**
+   * Forgets what a repository may serve (its workspace was deleted) and
+   * returns the digests of its stored blobs and manifests: they are garbage
+   * unless another repository references them too.
+   */
+  async forgetRepository(name: string): Promise<string[]> {
+    return this.serialised(name, async () => {
+      const record = await this.repository(name);
+      if (record === undefined) return [];
+      await unlink(this.recordPath(name)).catch(() => undefined);
+      this.records.delete(name);
+      return storedDigests(record);
+    });
+  }
+
+  /** Every digest some repository still references in the store: one pass over all records. */
+  async referencedDigests(): Promise<Set<string>> {
+    const referenced = new Set<string>();
+    for (const file of await readdir(join(this.root, "repositories"))) {
+      try {
+        const record = JSON.parse(await readFile(join(this.root, "repositories", file), "utf8")) as RepositoryRecord;
+        for (const digest of storedDigests(record)) referenced.add(digest);
+      } catch {
+        // Removed meanwhile: it references nothing any more.
+      }
+    }
+    return referenced;
   }
 
   private recordPath(name: string): string {
@@ -123,4 +174,10 @@ export class Store {
       throw err;
     }
   }
+}
+
+/** The digests of a record that live in the store: its manifests, and its blobs stored here (configs, direct layers). */
+function storedDigests(record: RepositoryRecord): string[] {
+  const blobs = Object.entries(record.blobs).filter(([, blob]) => blob.source.kind === "store");
+  return [...Object.keys(record.manifests), ...blobs.map(([digest]) => digest)];
 }

@@ -55,6 +55,18 @@ export const registrySchema = z.strictObject({
   fixedSpecFN: z.string().min(1).optional().describe("JSON file of named specs (protobuf JSON) served as fixed/<name>"),
   store: z.string().min(1).default(".data/registry").describe("directory for composed manifests and configs and the blob cache"),
   storeMaxBytes: z.number().int().positive().default(10 * 1024 ** 3).describe("upper bound of the blob cache in bytes"),
+  storeSweepIntervalMs: z
+    .number()
+    .int()
+    .positive()
+    .default(60_000)
+    .describe("how often the stored manifests, configs and direct layers of deleted workspaces are removed (those no other workspace uses)"),
+  storeSweepGraceMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(600_000)
+    .describe("a stored blob of a deleted workspace written again within this time is kept (a composition may be about to use it)"),
   specCacheTtlMs: z
     .number()
     .int()

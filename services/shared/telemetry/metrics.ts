@@ -49,6 +49,12 @@ export const blobBytesServed = new Counter({
   registers,
 });
 
+export const storeBlobsSwept = new Counter({
+  name: `${NAMESPACE}store_blobs_swept_total`,
+  help: "Stored manifests, configs and direct layers of deleted workspaces removed from registry.store",
+  registers,
+});
+
 export const blobStreamsInFlight = new Gauge({
   name: `${NAMESPACE}blob_streams_in_flight`,
   help: "Blob bodies being sent right now",

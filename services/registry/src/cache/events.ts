@@ -12,9 +12,17 @@ import type { TagCache } from "./tag-cache.ts";
  * drops every spec, since events may have been missed; until then the spec
  * cache runs on its short TTL (see eventsFlowing). This replica's static
  * layer reloads are published; another replica's make this one re-resolve
- * its tags at the next pull.
+ * its tags at the next pull. A deleted workspace is handed to
+ * forgetWorkspace, which frees what the registry stored for it.
  */
-export function followCacheEvents(opened: OpenedEventBus, caches: { specs: SpecCache; tags: TagCache }, staticLayers: StaticLayers, stats: CacheStats, logger: Logger): { eventsFlowing(): boolean; stop(): void } {
+export function followCacheEvents(
+  opened: OpenedEventBus,
+  caches: { specs: SpecCache; tags: TagCache },
+  staticLayers: StaticLayers,
+  stats: CacheStats,
+  logger: Logger,
+  forgetWorkspace: (id: string) => void,
+): { eventsFlowing(): boolean; stop(): void } {
   const { bus } = opened;
   // A bus nobody else publishes on carries no events, nor does NATS before it is connected: the short TTL applies.
   let connected = opened.connected;
@@ -29,6 +37,7 @@ export function followCacheEvents(opened: OpenedEventBus, caches: { specs: SpecC
       }
       logger.debug({ event }, "spec changed; dropping its cached spec");
       caches.specs.invalidate(event.id, event.type === "spec.delete");
+      if (event.type === "spec.delete") forgetWorkspace(event.id);
     }),
     bus.onEventsMissed(() => {
       stats.eventOutages++;

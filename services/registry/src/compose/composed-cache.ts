@@ -41,6 +41,11 @@ export class ComposedCache {
     return `${name} ${digest}`;
   }
 
+  /** Drops every composition of a repository (its workspace was deleted and its record with it). */
+  dropRepository(name: string): void {
+    for (const key of [...this.entries.keys()]) if (key.startsWith(`${name} `)) this.entries.delete(key);
+  }
+
   /**
    * The digests the spec's images resolve to now; undefined when one cannot
    * be resolved (composing will say why). Concurrent pulls under one key
