@@ -4,8 +4,26 @@ import { readFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
-/** A port nobody listens on right now (the OS picks it), for servers that cannot take port 0. */
+/** Ports freePort has given out in this process; their servers may not have bound them yet. */
+const givenOut = new Set<number>();
+
+/**
+ * A port nobody listens on right now (the OS picks it), for servers that
+ * cannot take port 0. Never the same one twice in a process: the OS knows
+ * nothing of a port handed out but not bound yet, and would pick it again
+ * (a service's probe port and a spec-provider's port, chosen one after the
+ * other, collided that way).
+ */
 export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await unboundPort();
+    if (givenOut.has(port)) continue;
+    givenOut.add(port);
+    return port;
+  }
+}
+
+async function unboundPort(): Promise<number> {
   const server = createServer();
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
