@@ -1,3 +1,6 @@
+import type { Logger } from "../logging.ts";
+import type { EventBus, FacadeEvent, FacadeEventHandler } from "./events.ts";
+
 /**
  * The handlers of one kind of notification (events, "events were missed",
  * connection changes). Each handler runs on its own: one that throws is
@@ -27,5 +30,37 @@ export class Listeners<Args extends unknown[]> {
 
   clear(): void {
     this.handlers.clear();
+  }
+}
+
+/**
+ * The subscriber side of a bus that can lose its connection (NATS, and the
+ * bus still connecting to it): events, "events may have been missed", and
+ * connection changes, each a Listeners whose failing handler is logged.
+ */
+export abstract class ListenedBus implements EventBus {
+  protected readonly handlers: Listeners<[FacadeEvent]>;
+  protected readonly missedHandlers: Listeners<[]>;
+  protected readonly connectionHandlers: Listeners<[boolean]>;
+
+  constructor(log: Logger) {
+    this.handlers = new Listeners((err, [event]) => log.error({ err, event }, "event handler failed"));
+    this.missedHandlers = new Listeners((err) => log.error({ err }, "events-missed handler failed"));
+    this.connectionHandlers = new Listeners((err) => log.error({ err }, "connection-change handler failed"));
+  }
+
+  abstract publish(event: FacadeEvent): Promise<void>;
+  abstract close(): Promise<void>;
+
+  subscribe(handler: FacadeEventHandler): () => void {
+    return this.handlers.add(handler);
+  }
+
+  onEventsMissed(handler: () => void): () => void {
+    return this.missedHandlers.add(handler);
+  }
+
+  onConnectionChange(handler: (connected: boolean) => void): () => void {
+    return this.connectionHandlers.add(handler);
   }
 }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../logging.ts";
-import type { EventBus, FacadeEvent, FacadeEventHandler } from "./events.ts";
-import { Listeners } from "./listeners.ts";
+import type { EventBus, FacadeEvent } from "./events.ts";
+import { ListenedBus } from "./listeners.ts";
 
 /** Pause between connection attempts while NATS is down. */
 const RETRY_MS = 500;
@@ -13,12 +13,9 @@ const RETRY_MS = 500;
  * cover them). Connecting counts as a reconnect: events may have been missed
  * until then, so onEventsMissed handlers run, then onConnectionChange(true).
  */
-export class PendingEventBus implements EventBus {
+export class PendingEventBus extends ListenedBus {
   private bus: EventBus | undefined;
   private closed = false;
-  private readonly handlers: Listeners<[FacadeEvent]>;
-  private readonly missedHandlers: Listeners<[]>;
-  private readonly connectionHandlers: Listeners<[boolean]>;
   private readonly unsubscribes: Array<() => void> = [];
 
   /**
@@ -30,9 +27,7 @@ export class PendingEventBus implements EventBus {
     private readonly connect: () => Promise<EventBus>,
     private readonly log: Logger,
   ) {
-    this.handlers = new Listeners((err, [event]) => log.error({ err, event }, "event handler failed"));
-    this.missedHandlers = new Listeners((err) => log.error({ err }, "events-missed handler failed"));
-    this.connectionHandlers = new Listeners((err) => log.error({ err }, "connection-change handler failed"));
+    super(log);
     void this.keepTrying();
   }
 
@@ -64,18 +59,6 @@ export class PendingEventBus implements EventBus {
   async publish(event: FacadeEvent): Promise<void> {
     if (this.bus) return this.bus.publish(event);
     this.log.warn({ event }, "event bus not connected yet; event dropped");
-  }
-
-  subscribe(handler: FacadeEventHandler): () => void {
-    return this.handlers.add(handler);
-  }
-
-  onEventsMissed(handler: () => void): () => void {
-    return this.missedHandlers.add(handler);
-  }
-
-  onConnectionChange(handler: (connected: boolean) => void): () => void {
-    return this.connectionHandlers.add(handler);
   }
 
   async close(): Promise<void> {
