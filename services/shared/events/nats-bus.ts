@@ -1,9 +1,10 @@
 import { context, propagation, SpanKind, trace, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
 import { connect, headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../logging.ts";
+import { drainOrClose } from "../nats-connection.ts";
 import type { NatsConfig } from "../config/schema.ts";
-import { allEventsSubject, eventSubject, facadeEventSchema, type EventBus, type FacadeEvent, type FacadeEventHandler } from "./events.ts";
-import { Listeners } from "./listeners.ts";
+import { allEventsSubject, eventSubject, facadeEventSchema, type FacadeEvent } from "./events.ts";
+import { ListenedBus } from "./listeners.ts";
 
 const headerSetter: TextMapSetter<MsgHdrs> = { set: (carrier, key, value) => carrier.set(key, value) };
 /** No-op until tracing is started (telemetry/tracing.ts). */
@@ -22,19 +23,13 @@ const headerGetter: TextMapGetter<MsgHdrs> = {
  * traceparent): a publish is a producer span, and handling the message a
  * consumer span continuing the publisher's trace.
  */
-export class NatsEventBus implements EventBus {
-  private readonly handlers: Listeners<[FacadeEvent]>;
-  private readonly missedHandlers: Listeners<[]>;
-  private readonly connectionHandlers: Listeners<[boolean]>;
-
+export class NatsEventBus extends ListenedBus {
   private constructor(
     private readonly connection: NatsConnection,
     private readonly prefix: string,
     private readonly log: Logger,
   ) {
-    this.handlers = new Listeners((err, [event]) => log.error({ err, event }, "event handler failed"));
-    this.missedHandlers = new Listeners((err) => log.error({ err }, "events-missed handler failed"));
-    this.connectionHandlers = new Listeners((err) => log.error({ err }, "connection-change handler failed"));
+    super(log);
   }
 
   /**
@@ -101,26 +96,9 @@ export class NatsEventBus implements EventBus {
     }
   }
 
-  subscribe(handler: FacadeEventHandler): () => void {
-    return this.handlers.add(handler);
-  }
-
-  onEventsMissed(handler: () => void): () => void {
-    return this.missedHandlers.add(handler);
-  }
-
-  onConnectionChange(handler: (connected: boolean) => void): () => void {
-    return this.connectionHandlers.add(handler);
-  }
-
   /** Delivers what was published, then closes; a connection that is down is just closed. */
-  async close(): Promise<void> {
-    if (this.connection.isClosed()) return;
-    try {
-      await this.connection.drain();
-    } catch {
-      await this.connection.close();
-    }
+  close(): Promise<void> {
+    return drainOrClose(this.connection);
   }
 }
 

@@ -4,6 +4,7 @@ import { Kvm, KvWatchInclude, type KV, type KvEntry } from "@nats-io/kv";
 import { ImageSpec } from "../../../../gen/registryfacade/provider.ts";
 import { InvalidArgumentError, NotFoundError, PreconditionError, UnavailableError } from "../../../shared/grpc/errors.ts";
 import type { Logger } from "../../../shared/logging.ts";
+import { drainOrClose } from "../../../shared/nats-connection.ts";
 import { assertWorkspaceId } from "../workspace-id.ts";
 import { checkExpectedRevision } from "./revision.ts";
 import type { SpecStore, StoredRecord, StoreEvent } from "./types.ts";
@@ -162,14 +163,7 @@ export class NatsKvSpecStore implements SpecStore {
   async close(): Promise<void> {
     for (const stop of this.liveWatchStops) stop();
     this.liveWatchStops.clear();
-    if (this.nc.isClosed()) return;
-    try {
-      await this.nc.drain();
-    } catch {
-      // Draining needs the server; while it is gone (reconnecting) the
-      // connection is just closed, or its reconnect loop keeps us alive.
-      await this.nc.close();
-    }
+    await drainOrClose(this.nc);
   }
 
   private async read(id: string): Promise<StoredRecord | undefined> {
