@@ -9,7 +9,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { sendFile, SEND_CHUNK } from "../../services/registry/src/blobs/send-file.ts";
+import { sendFile } from "../../services/registry/src/blobs/send-file.ts";
+import { READ_CHUNK } from "../../services/registry/src/cache/fd.ts";
 import { BlobIntegrityError } from "../../services/registry/src/blobs/streams.ts";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -57,14 +58,14 @@ function fetchSlowly(url: string): Promise<Buffer> {
 test("sendFile sends exactly the range, intact through a slow reader, with two buffers reused", async () => {
   const dir = await mkdtemp(join(tmpdir(), "facade-sendfile-"));
   try {
-    const data = randomBytes(6 * SEND_CHUNK + 12345);
+    const data = randomBytes(6 * READ_CHUNK + 12345);
     const path = join(dir, "blob");
     await writeFile(path, data);
     const whole = await serve(path, 0, data.length);
-    const part = await serve(path, 1000, 3 * SEND_CHUNK + 7);
+    const part = await serve(path, 1000, 3 * READ_CHUNK + 7);
     try {
       assert.equal(sha(await fetchSlowly(whole.url)), sha(data));
-      assert.equal(sha(await fetchSlowly(part.url)), sha(data.subarray(1000, 1000 + 3 * SEND_CHUNK + 7)));
+      assert.equal(sha(await fetchSlowly(part.url)), sha(data.subarray(1000, 1000 + 3 * READ_CHUNK + 7)));
       await Promise.all([...whole.outcomes, ...part.outcomes]);
     } finally {
       whole.close();
@@ -88,8 +89,8 @@ test("sendFile fails on a file shorter than promised, and when the client goes a
       short.close();
     }
 
-    await writeFile(path, randomBytes(64 * SEND_CHUNK));
-    const big = await serve(path, 0, 64 * SEND_CHUNK);
+    await writeFile(path, randomBytes(64 * READ_CHUNK));
+    const big = await serve(path, 0, 64 * READ_CHUNK);
     try {
       await new Promise<void>((resolve) => {
         const req = get(big.url, (res) => {

@@ -1,17 +1,6 @@
-import { read } from "node:fs";
-import { promisify } from "node:util";
 import type { Writable } from "node:stream";
+import { fd, READ_CHUNK } from "../cache/fd.ts";
 import { BlobIntegrityError } from "./streams.ts";
-
-/** Positional reads on a plain descriptor: FileHandle's measured about twice as slow here. */
-const readAt = promisify(read);
-
-/**
- * Size of one read. Measured on loopback (bench/): 64 KiB chunks (the stream
- * default) halve throughput against 256-512 KiB; 1 MiB buys nothing more and
- * costs memory with many clients.
- */
-export const SEND_CHUNK = 512 * 1024;
 
 interface Slot {
   buffer: Buffer;
@@ -30,7 +19,7 @@ const spare: Buffer[] = [];
 const SPARE_MAX = 32;
 
 /**
- * Sends `length` bytes of the file open as fd from `start` to out, through
+ * Sends `length` bytes of the open descriptor `file` from `start` to out, through
  * two buffers reused for the whole transfer (and then by later ones): one is read into while the
  * socket takes the other, and a buffer is read into again only once its
  * write has called back (the socket no longer needs it). So a transfer
@@ -40,8 +29,8 @@ const SPARE_MAX = 32;
  * BlobIntegrityError; a response closed early fails too. The caller closes
  * the file and ends the response.
  */
-export async function sendFile(fd: number, start: number, length: number, out: Writable, onSent?: (bytes: number) => void): Promise<void> {
-  const take = (): Slot => ({ buffer: spare.pop() ?? Buffer.allocUnsafe(SEND_CHUNK), written: undefined, busy: false });
+export async function sendFile(file: number, start: number, length: number, out: Writable, onSent?: (bytes: number) => void): Promise<void> {
+  const take = (): Slot => ({ buffer: spare.pop() ?? Buffer.allocUnsafe(READ_CHUNK), written: undefined, busy: false });
   const slots: [Slot, Slot] = [take(), take()];
   // A write pending on a socket that closes may never call back: closing ends the wait.
   let onClose = () => undefined as void;
@@ -54,7 +43,7 @@ export async function sendFile(fd: number, start: number, length: number, out: W
       const slot = slots[n % 2] as Slot;
       if (slot.written) await Promise.race([slot.written, closed]);
       if (out.destroyed) throw new Error("response closed before the blob was sent");
-      const { bytesRead } = await readAt(fd, slot.buffer, 0, Math.min(SEND_CHUNK, length - sent), start + sent);
+      const { bytesRead } = await fd.read(file, slot.buffer, 0, Math.min(READ_CHUNK, length - sent), start + sent);
       if (bytesRead === 0) throw new BlobIntegrityError(`file ended after ${sent} of ${length} bytes`);
       sent += bytesRead;
       slot.busy = true;

@@ -10,7 +10,8 @@ import { RegistryError } from "../errors.ts";
 import type { BlobRecord, BlobSource, Store } from "../store.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import { parseRange, type ByteRange } from "./range.ts";
-import { sendFile, SEND_CHUNK } from "./send-file.ts";
+import { READ_CHUNK } from "../cache/fd.ts";
+import { sendFile } from "./send-file.ts";
 import { countTransfer, CountingStream, startTransfer } from "./transfer.ts";
 import { BlobIntegrityError, ExactLength, VerifyingStream } from "./streams.ts";
 
@@ -153,7 +154,7 @@ export class BlobServer {
 
 /** A part of a multipart answer as a stream, whatever it was opened as. */
 function asStream(opened: OpenedBody, range: ByteRange): Readable {
-  return "fd" in opened ? createReadStream("", { fd: opened.fd, start: range.start, end: range.end, highWaterMark: SEND_CHUNK, autoClose: true }) : opened.body;
+  return "fd" in opened ? createReadStream("", { fd: opened.fd, start: range.start, end: range.end, highWaterMark: READ_CHUNK, autoClose: true }) : opened.body;
 }
 
 /** source piped into transform; an error on either destroys both, and surfaces on transform. */
