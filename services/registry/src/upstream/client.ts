@@ -144,13 +144,7 @@ export class UpstreamClient {
   /** Opens a remote content layer's URL (http or https, as the spec says). */
   async openUrl(url: string, signal?: AbortSignal): Promise<Readable> {
     const target = checkOutboundUrl(url, "content URL");
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await this.request(target, { method: "GET", headers: {}, signal, followRedirects: true });
-    } catch (err) {
-      if (err instanceof RegistryError || signal?.aborted) throw err;
-      throw unreachable(target.host, err);
-    }
+    const res = await this.request(target, { method: "GET", headers: {}, signal, followRedirects: true });
     if (res.statusCode === 200) return res.body;
     res.body.resume();
     if (res.statusCode === 404) throw new RegistryError("BLOB_UNKNOWN", "content layer not found at its URL", { url: redactUrl(target) });
@@ -171,14 +165,8 @@ export class UpstreamClient {
     // The host comes from an image reference in a spec: guarded like any other URL.
     const target = checkOutboundUrl(`${this.origin(repo.host)}${path}`, "registry");
     for (let attempt = 0; ; attempt++) {
-      let res: Dispatcher.ResponseData;
       const auth = await this.auth.headers(scope);
-      try {
-        res = await this.request(target, { method, headers: { ...extra, ...auth }, signal, followRedirects });
-      } catch (err) {
-        if (err instanceof RegistryError || signal?.aborted) throw err;
-        throw unreachable(repo.host, err);
-      }
+      const res = await this.request(target, { method, headers: { ...extra, ...auth }, signal, followRedirects });
       if (res.statusCode === 200) return res;
       res.body.resume();
       const where = { host: repo.host, path, status: res.statusCode };
@@ -197,13 +185,21 @@ export class UpstreamClient {
   /**
    * One request. Redirects are followed here rather than by undici so that
    * each hop passes the outbound guard (a Location may name anything), and
-   * credentials meant for the registry never go to another origin.
+   * credentials meant for the registry never go to another origin. A request
+   * that gets no answer is UNAVAILABLE naming target's host (a caller's
+   * abort stays the abort).
    */
   private async request(target: URL, init: { method: "GET" | "HEAD"; headers: Record<string, string>; signal: AbortSignal | undefined; followRedirects: boolean }): Promise<Dispatcher.ResponseData> {
     let url = target;
     let headers = init.headers;
     for (let hop = 0; ; hop++) {
-      const res = await this.agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: init.method, headers, signal: init.signal });
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: init.method, headers, signal: init.signal });
+      } catch (err) {
+        if (init.signal?.aborted) throw err;
+        throw unreachable(target.host, err);
+      }
       if (!init.followRedirects || !REDIRECT_STATUSES.has(res.statusCode)) return res;
       await res.body.dump();
       const location = headerValue(res.headers["location"]);
